@@ -1,0 +1,44 @@
+"""Application factory of the 评标专家管理与继续教育系统."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from app import extensions
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(BASE_DIR / "instance"), instance_relative_config=False)
+    app.config.from_object("config")
+    if overrides:
+        app.config.update(overrides)
+    Path(app.config["UPLOAD_FOLDER"]).mkdir(parents=True, exist_ok=True)
+
+    extensions.db.init_app(app)
+    extensions.csrf.init_app(app)
+    extensions.migrate.init_app(
+        app, extensions.db, directory=str(BASE_DIR / "migrations"), compare_type=True
+    )
+    appbuilder = extensions.appbuilder
+    if getattr(appbuilder, "_app_bound", False):
+        from flask_appbuilder import AppBuilder
+
+        appbuilder = AppBuilder()
+    appbuilder._app_bound = True
+    with app.app_context():
+        appbuilder.init_app(app, extensions.db.session)
+        from app.views import register_views
+
+        register_views(appbuilder)
+
+    from app.guards import register_guards
+
+    register_guards(app)
+    from app.cli import register_cli
+
+    register_cli(app)
+    return app

@@ -1,0 +1,107 @@
+"""Command line: flask init | create-admin | demo-data | import-experts | sync-roles."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+from tqdm import tqdm
+
+from app.extensions import db
+
+
+def _print_accounts(accounts: list[dict[str, str]]) -> None:
+    click.echo("\n演示账号（登录页选择【专家】或【管理人员】，再用【账号密码登录】）：")
+    for a in accounts:
+        click.echo(f"  {a['role']:<12} 账号：{a['login']:<28} 密码：{a['password']}  {a['note']}")
+
+
+def register_cli(app: Flask) -> None:
+    @app.cli.command("init")
+    @with_appcontext
+    def init_command():
+        """Migrations, reference data, roles and permissions; safe to run again."""
+        from flask_migrate import upgrade
+
+        from app.services.reference import load_reference_data
+        from app.services.roles import sync_roles
+
+        upgrade()
+        counts = load_reference_data(db.session, current_app.config["REFERENCE_DIR"])
+        click.echo("基础数据：" + "，".join(f"{k} {v}" for k, v in counts.items()))
+        roles = sync_roles(current_app.appbuilder)
+        click.echo("角色权限：" + "，".join(f"{k} {v}" for k, v in roles.items()))
+
+    @app.cli.command("sync-roles")
+    @with_appcontext
+    def sync_roles_command():
+        """Write the roles defined in code to the database."""
+        from app.services.roles import sync_roles
+
+        for name, count in sync_roles(current_app.appbuilder).items():
+            click.echo(f"{name}: {count}")
+
+    @app.cli.command("create-admin")
+    @click.option("--username", prompt="账号")
+    @click.option("--name", prompt="姓名")
+    @click.option("--email", prompt="电子邮箱")
+    @click.option("--password", prompt="密码", hide_input=True, confirmation_prompt=True)
+    @with_appcontext
+    def create_admin_command(username, name, email, password):
+        """Create a 管理员 account."""
+        from app.services.accounts import check_new_password
+        from app.services.demo import create_staff_user
+        from app.services.roles import ROLE_ADMIN
+        from app.services.validators import ValidationError
+
+        try:
+            check_new_password(password, account=username)
+        except ValidationError as exc:
+            raise click.ClickException(exc.message) from None
+        sm = current_app.appbuilder.sm
+        if sm.find_user(username=username):
+            raise click.ClickException(f"账号 {username} 已存在")
+        create_staff_user(sm, username, name, email, ROLE_ADMIN, password)
+        click.echo(f"已创建管理员 {username}")
+
+    @app.cli.command("demo-data")
+    @click.option("--experts", "count", default=30, show_default=True, help="随机专家人数")
+    @click.option("--once", is_flag=True, help="已有演示数据时不再生成")
+    @click.option("--seed", default=1, show_default=True)
+    @with_appcontext
+    def demo_data_command(count, once, seed):
+        """Demo accounts (admin, reviewer, three experts) and N realistic experts."""
+        from app.services.demo import create_demo_accounts, create_demo_experts
+
+        sm = current_app.appbuilder.sm
+        if once and sm.find_user(username="admin") is not None:
+            click.echo("演示数据已存在，跳过。")
+            return
+        accounts = create_demo_accounts(db.session, sm)
+        with tqdm(total=count, desc="生成专家", unit="人") as bar:
+            create_demo_experts(db.session, count, seed=seed, progress=bar.update)
+        _print_accounts(accounts)
+
+    @app.cli.command("import-experts")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @with_appcontext
+    def import_experts_command(file: Path):
+        """Import experts from an xlsx file (headers: 姓名, 身份证号, 手机号码, ...)."""
+        from app.services.importer import import_experts
+
+        bar = tqdm(desc="导入专家", unit="行")
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        report = import_experts(db.session, file.read_bytes(), file_name=file.name,
+                                progress=progress)
+        bar.close()
+        if report.file_error:
+            raise click.ClickException(report.file_error)
+        click.echo(f"新增 {report.created} 人，已存在未更改 {report.unchanged} 人，"
+                   f"失败 {report.failed} 行")
+        for err in report.errors:
+            click.echo(f"  第{err.row}行 {err.name}：{err.reason}")

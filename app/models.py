@@ -1,0 +1,484 @@
+"""The schema: the expert's profile in the manual's twelve tabs, reference lists, files.
+
+Status and choice values are stored as the Chinese labels the manual shows, so
+generated staff screens, filters and exports read as the manual does; code
+names them through the enums below.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from flask_appbuilder import Model
+from flask_appbuilder.security.sqla.models import User
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.orm import relationship
+
+from app.services.masking import mask_bank_account, mask_id_number, mask_phone
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class ExpertStatus(str, enum.Enum):
+    DRAFT = "草稿"
+    PENDING = "待审核"
+    RETURNED = "已退回"
+    ADMITTED = "已入库"
+    SUSPENDED = "暂停"
+    REMOVED = "清退"
+
+
+class AdmissionType(str, enum.Enum):
+    RENEWAL = "续聘"
+    NEW = "新聘"
+    OTHER = "其他"
+
+
+GENDERS = ("男", "女")
+
+
+class AppUser(User):
+    """FAB's user plus what the manual's login needs."""
+
+    __tablename__ = "ab_user"
+    # Set for accounts created with the default password; cleared by 修改密码.
+    must_change_password = Column(Boolean, nullable=False, default=False, server_default="0")
+    password_changed_at = Column(DateTime)
+
+
+# ---------------------------------------------------------------- reference lists
+
+
+class Prefecture(Model):
+    """市州 (GB/T 2260)."""
+
+    __tablename__ = "prefecture"
+    id = Column(Integer, primary_key=True)
+    code = Column(String(6), unique=True, nullable=False)
+    name = Column(String(40), unique=True, nullable=False)
+    kind = Column(String(20))
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class PoliticalStatus(Model):
+    """政治面貌 (GB/T 4762)."""
+
+    __tablename__ = "political_status"
+    id = Column(Integer, primary_key=True)
+    code = Column(String(4), unique=True, nullable=False)
+    name = Column(String(40), unique=True, nullable=False)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class EducationLevel(Model):
+    """学历 (GB/T 4658)."""
+
+    __tablename__ = "education_level"
+    id = Column(Integer, primary_key=True)
+    code = Column(String(4), unique=True, nullable=False)
+    name = Column(String(40), unique=True, nullable=False)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class Degree(Model):
+    """学位 (GB/T 6864)."""
+
+    __tablename__ = "degree"
+    id = Column(Integer, primary_key=True)
+    code = Column(String(4), unique=True, nullable=False)
+    name = Column(String(40), unique=True, nullable=False)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class TitleLevel(Model):
+    """职称级别; ``senior`` marks 副高级 and above."""
+
+    __tablename__ = "title_level"
+    id = Column(Integer, primary_key=True)
+    code = Column(String(4), unique=True, nullable=False)
+    name = Column(String(20), unique=True, nullable=False)
+    senior = Column(Boolean, nullable=False, default=False)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class Title(Model):
+    """职称 as experts write them (高级工程师, ...) and their level."""
+
+    __tablename__ = "title"
+    id = Column(Integer, primary_key=True)
+    name = Column(String(40), unique=True, nullable=False)
+    level_id = Column(Integer, ForeignKey("title_level.id"), nullable=False)
+    level = relationship(TitleLevel)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class Specialty(Model):
+    """从事专业类别: a two-level tree."""
+
+    __tablename__ = "specialty"
+    id = Column(Integer, primary_key=True)
+    code = Column(String(10), unique=True, nullable=False)
+    name = Column(String(60), nullable=False)
+    parent_id = Column(Integer, ForeignKey("specialty.id"))
+    parent = relationship("Specialty", remote_side=[id], backref="children")
+
+    def __repr__(self) -> str:
+        return f"{self.parent.name}/{self.name}" if self.parent_id and self.parent else self.name
+
+
+# ---------------------------------------------------------------- files
+
+
+class StoredFile(Model):
+    """An uploaded file: kept outside static/, served only through an ownership check."""
+
+    __tablename__ = "stored_file"
+    id = Column(Integer, primary_key=True)
+    owner_id = Column(Integer, ForeignKey("ab_user.id"), index=True)
+    kind = Column(String(30), nullable=False)
+    original_name = Column(String(255), nullable=False)
+    stored_name = Column(String(80), unique=True, nullable=False)
+    size = Column(Integer, nullable=False)
+    sha256 = Column(String(64), nullable=False)
+    content_type = Column(String(80), nullable=False)
+    created_on = Column(DateTime, nullable=False, default=utcnow)
+
+    def __repr__(self) -> str:
+        return self.original_name
+
+
+# ---------------------------------------------------------------- the expert
+
+expert_extra_specialty = Table(
+    "expert_extra_specialty",
+    Model.metadata,
+    Column("expert_id", Integer, ForeignKey("expert.id", ondelete="CASCADE"), primary_key=True),
+    Column("specialty_id", Integer, ForeignKey("specialty.id"), primary_key=True),
+)
+
+
+class Expert(Model):
+    """基本信息 and 专业技术: one per expert account."""
+
+    __tablename__ = "expert"
+    id = Column(Integer, primary_key=True)
+    user_id = Column(Integer, ForeignKey("ab_user.id"), unique=True)
+    user = relationship(AppUser, foreign_keys=[user_id])
+    application_no = Column(String(20), unique=True)  # 申请专家编号, set right after insert
+    expert_no = Column(String(20), unique=True)  # 专家编号, given on approval
+    name = Column(String(40), nullable=False, index=True)  # 姓名
+    gender = Column(String(2))  # 性别
+    birth_date = Column(Date)  # 出生年月
+    id_number = Column(String(18), unique=True, nullable=False)  # 身份证号
+    political_status_id = Column(Integer, ForeignKey("political_status.id"))
+    political_status = relationship(PoliticalStatus)
+    prefecture_id = Column(Integer, ForeignKey("prefecture.id"), index=True)
+    prefecture = relationship(Prefecture)
+    address = Column(String(200))  # 详细地址
+    email = Column(String(254))  # 本人电子邮箱
+    phone = Column(String(11), unique=True)  # 本人手机号码 (also a login)
+    backup_phone = Column(String(11))  # 本人备用手机号码
+    accepts_remote = Column(Boolean)  # 是否接受远程异地评标
+    emergency_expert = Column(Boolean)  # 是否愿意成为应急专家
+    admission_type = Column(String(4))  # 入库类型
+    admission_batch = Column(String(40), index=True)  # 入库批次
+    employer = Column(String(200))  # 工作单位
+    main_specialty_id = Column(Integer, ForeignKey("specialty.id"), index=True)
+    main_specialty = relationship(Specialty, foreign_keys=[main_specialty_id])
+    extra_specialties = relationship(Specialty, secondary=expert_extra_specialty)
+    title_id = Column(Integer, ForeignKey("title.id"))
+    title = relationship(Title)
+    title_cert_file_id = Column(Integer, ForeignKey("stored_file.id"))  # 职称证书文件
+    title_cert_file = relationship(StoredFile, foreign_keys=[title_cert_file_id])
+    photo_file_id = Column(Integer, ForeignKey("stored_file.id"))  # 一寸免冠照
+    photo_file = relationship(StoredFile, foreign_keys=[photo_file_id])
+    id_front_file_id = Column(Integer, ForeignKey("stored_file.id"))  # 身份证人像面
+    id_front_file = relationship(StoredFile, foreign_keys=[id_front_file_id])
+    id_back_file_id = Column(Integer, ForeignKey("stored_file.id"))  # 身份证国徽面
+    id_back_file = relationship(StoredFile, foreign_keys=[id_back_file_id])
+    status = Column(String(8), nullable=False, default=ExpertStatus.DRAFT.value, index=True)
+    # Bumped on every change by the expert: the review issue's optimistic lock.
+    version = Column(Integer, nullable=False, default=1)
+    created_on = Column(DateTime, nullable=False, default=utcnow)
+    changed_on = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+    educations = relationship("Education", back_populates="expert", cascade="all, delete-orphan",
+                              order_by="Education.start_date")
+    qualifications = relationship("Qualification", back_populates="expert",
+                                  cascade="all, delete-orphan")
+    work_experiences = relationship("WorkExperience", back_populates="expert",
+                                    cascade="all, delete-orphan",
+                                    order_by="WorkExperience.start_date")
+    evaluation_experiences = relationship("EvaluationExperience", back_populates="expert",
+                                          cascade="all, delete-orphan")
+    expertises = relationship("Expertise", back_populates="expert", cascade="all, delete-orphan")
+    avoidance_units = relationship("AvoidanceUnit", back_populates="expert",
+                                   cascade="all, delete-orphan")
+    bank_accounts = relationship("BankAccount", back_populates="expert",
+                                 cascade="all, delete-orphan")
+    attachments = relationship("Attachment", back_populates="expert", cascade="all, delete-orphan")
+    review_records = relationship("ReviewRecord", back_populates="expert",
+                                  cascade="all, delete-orphan",
+                                  order_by="ReviewRecord.reviewed_at.desc()")
+    training_records = relationship("TrainingRecord", back_populates="expert",
+                                    cascade="all, delete-orphan")
+
+    __table_args__ = (
+        Index("ix_expert_prefecture_specialty", "prefecture_id", "main_specialty_id"),
+    )
+
+    def __repr__(self) -> str:
+        return f"{self.name}（{self.application_no}）"
+
+    # Masked forms for lists and exports.
+    @property
+    def id_number_masked(self) -> str:
+        return mask_id_number(self.id_number)
+
+    @property
+    def phone_masked(self) -> str:
+        return mask_phone(self.phone)
+
+    @property
+    def backup_phone_masked(self) -> str:
+        return mask_phone(self.backup_phone)
+
+    @property
+    def account(self) -> str:
+        return self.user.username if self.user else ""
+
+    @classmethod
+    def query_for_user(cls, user_id: int) -> Expert | None:
+        from app.extensions import db
+
+        return db.session.query(cls).filter(cls.user_id == user_id).one_or_none()
+
+    def age(self, on: dt.date | None = None) -> int | None:
+        from app.services.validators import age_on
+
+        return age_on(self.birth_date, on) if self.birth_date else None
+
+
+class Education(Model):
+    """教育经历."""
+
+    __tablename__ = "education"
+    id = Column(Integer, primary_key=True)
+    expert_id = Column(Integer, ForeignKey("expert.id", ondelete="CASCADE"), nullable=False,
+                       index=True)
+    expert = relationship(Expert, back_populates="educations")
+    education_level_id = Column(Integer, ForeignKey("education_level.id"))
+    education_level = relationship(EducationLevel)  # 学历
+    degree_id = Column(Integer, ForeignKey("degree.id"))
+    degree = relationship(Degree)  # 学位
+    school = Column(String(100))  # 毕业院校
+    major = Column(String(100))  # 专业名称
+    start_date = Column(Date)
+    end_date = Column(Date)
+    proof_file_id = Column(Integer, ForeignKey("stored_file.id"))  # 学历证明文件
+    proof_file = relationship(StoredFile)
+
+    def __repr__(self) -> str:
+        return f"{self.school or ''} {self.major or ''}".strip()
+
+
+class Qualification(Model):
+    """职称及资质: titles and registered qualifications (一级注册建造师, ...)."""
+
+    __tablename__ = "qualification"
+    id = Column(Integer, primary_key=True)
+    expert_id = Column(Integer, ForeignKey("expert.id", ondelete="CASCADE"), nullable=False,
+                       index=True)
+    expert = relationship(Expert, back_populates="qualifications")
+    name = Column(String(60), nullable=False)  # 职称/资质名称
+    title_level_id = Column(Integer, ForeignKey("title_level.id"))
+    title_level = relationship(TitleLevel)  # 级别 (for titles)
+    is_registered = Column(Boolean, nullable=False, default=False)  # 注册执业资格
+    certificate_no = Column(String(60))  # 证书编号
+    issue_date = Column(Date)  # 发证日期
+    file_id = Column(Integer, ForeignKey("stored_file.id"))
+    file = relationship(StoredFile)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class WorkExperience(Model):
+    """工作经历."""
+
+    __tablename__ = "work_experience"
+    id = Column(Integer, primary_key=True)
+    expert_id = Column(Integer, ForeignKey("expert.id", ondelete="CASCADE"), nullable=False,
+                       index=True)
+    expert = relationship(Expert, back_populates="work_experiences")
+    start_date = Column(Date)
+    end_date = Column(Date)  # empty: 至今
+    employer = Column(String(200))
+    position = Column(String(60))
+    referee = Column(String(40))  # 证明人
+
+    def __repr__(self) -> str:
+        return self.employer or ""
+
+
+class EvaluationExperience(Model):
+    """评标实践经验."""
+
+    __tablename__ = "evaluation_experience"
+    id = Column(Integer, primary_key=True)
+    expert_id = Column(Integer, ForeignKey("expert.id", ondelete="CASCADE"), nullable=False,
+                       index=True)
+    expert = relationship(Expert, back_populates="evaluation_experiences")
+    evaluated_on = Column(Date)
+    project_name = Column(String(200))
+    tenderer = Column(String(200))  # 招标人
+    role = Column(String(40))  # 担任角色
+
+    def __repr__(self) -> str:
+        return self.project_name or ""
+
+
+class Expertise(Model):
+    """业务技术专长."""
+
+    __tablename__ = "expertise"
+    id = Column(Integer, primary_key=True)
+    expert_id = Column(Integer, ForeignKey("expert.id", ondelete="CASCADE"), nullable=False,
+                       index=True)
+    expert = relationship(Expert, back_populates="expertises")
+    content = Column(Text, nullable=False)
+
+    def __repr__(self) -> str:
+        return (self.content or "")[:30]
+
+
+class AvoidanceUnit(Model):
+    """回避单位; the expert's own employer is always one (``is_employer``)."""
+
+    __tablename__ = "avoidance_unit"
+    id = Column(Integer, primary_key=True)
+    expert_id = Column(Integer, ForeignKey("expert.id", ondelete="CASCADE"), nullable=False,
+                       index=True)
+    expert = relationship(Expert, back_populates="avoidance_units")
+    name = Column(String(200), nullable=False)
+    credit_code = Column(String(18))  # 统一社会信用代码
+    reason = Column(String(200))
+    is_employer = Column(Boolean, nullable=False, default=False)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class BankAccount(Model):
+    """账户信息."""
+
+    __tablename__ = "bank_account"
+    id = Column(Integer, primary_key=True)
+    expert_id = Column(Integer, ForeignKey("expert.id", ondelete="CASCADE"), nullable=False,
+                       index=True)
+    expert = relationship(Expert, back_populates="bank_accounts")
+    bank_name = Column(String(100))  # 开户银行
+    account_no = Column(String(32))  # 银行账号
+    holder = Column(String(40))  # 户名
+
+    @property
+    def account_no_masked(self) -> str:
+        return mask_bank_account(self.account_no)
+
+    def __repr__(self) -> str:
+        return f"{self.bank_name or ''} {self.account_no_masked}"
+
+
+class Attachment(Model):
+    """附件."""
+
+    __tablename__ = "attachment"
+    id = Column(Integer, primary_key=True)
+    expert_id = Column(Integer, ForeignKey("expert.id", ondelete="CASCADE"), nullable=False,
+                       index=True)
+    expert = relationship(Expert, back_populates="attachments")
+    title = Column(String(100), nullable=False)
+    file_id = Column(Integer, ForeignKey("stored_file.id"))
+    file = relationship(StoredFile)
+
+    def __repr__(self) -> str:
+        return self.title
+
+
+class ReviewRecord(Model):
+    """审核详情: who, when, result, opinion."""
+
+    __tablename__ = "review_record"
+    id = Column(Integer, primary_key=True)
+    expert_id = Column(Integer, ForeignKey("expert.id", ondelete="CASCADE"), nullable=False,
+                       index=True)
+    expert = relationship(Expert, back_populates="review_records")
+    reviewer_id = Column(Integer, ForeignKey("ab_user.id"))
+    reviewer = relationship(AppUser)
+    reviewed_at = Column(DateTime, nullable=False, default=utcnow)
+    action = Column(String(10), nullable=False)  # 提交审核 / 通过 / 退回 / ...
+    from_status = Column(String(8))
+    to_status = Column(String(8), nullable=False)
+    opinion = Column(Text)
+
+    def __repr__(self) -> str:
+        return f"{self.action} {self.reviewed_at:%Y-%m-%d %H:%M}"
+
+
+class TrainingRecord(Model):
+    """学习培训情况: one row per continuing-education round the expert took part in."""
+
+    __tablename__ = "training_record"
+    id = Column(Integer, primary_key=True)
+    expert_id = Column(Integer, ForeignKey("expert.id", ondelete="CASCADE"), nullable=False,
+                       index=True)
+    expert = relationship(Expert, back_populates="training_records")
+    round_name = Column(String(60), nullable=False)  # 培训批次
+    course_name = Column(String(100))  # 课程名称
+    hours = Column(Integer)  # 学时
+    result = Column(String(8))  # 待批阅 / 合格 / 不合格
+    completed = Column(Boolean, nullable=False, default=False)  # 培训完毕
+    graded_at = Column(DateTime)  # 批阅时间
+
+    def __repr__(self) -> str:
+        return self.round_name
+
+
+class ImportBatch(Model):
+    """One import of an expert file: makes re-imports of the same file a no-op."""
+
+    __tablename__ = "import_batch"
+    id = Column(Integer, primary_key=True)
+    sha256 = Column(String(64), nullable=False, index=True)
+    file_name = Column(String(255))
+    imported_by_id = Column(Integer, ForeignKey("ab_user.id"))
+    imported_at = Column(DateTime, nullable=False, default=utcnow)
+    created = Column(Integer, nullable=False, default=0)
+    unchanged = Column(Integer, nullable=False, default=0)
+    failed = Column(Integer, nullable=False, default=0)
+

@@ -1,0 +1,236 @@
+"""Import of the experts already in the library (the 2024 batches) from an xlsx file.
+
+Each bad row is reported with its row number and the reason in Chinese; good
+rows are imported, each in its own savepoint (a failure never leaves half a
+row); an expert already present (same 身份证号) is left as it is, so importing
+the same file again changes nothing.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Font
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import (
+    AdmissionType,
+    Expert,
+    ExpertStatus,
+    ImportBatch,
+    PoliticalStatus,
+    Prefecture,
+    Specialty,
+    Title,
+)
+from app.services.experts import prepare_new_expert
+from app.services.validators import (
+    ValidationError,
+    parse_id_number,
+    validate_email,
+    validate_name,
+    validate_phone,
+)
+
+REQUIRED_COLUMNS = ["姓名", "身份证号", "手机号码", "所在市州", "工作单位", "从事专业类别",
+                    "职称", "入库批次"]
+OPTIONAL_COLUMNS = ["性别", "政治面貌", "本人电子邮箱", "入库类型", "详细地址", "本人备用手机号码"]
+IMPORT_COLUMNS = [(c, True) for c in REQUIRED_COLUMNS] + [(c, False) for c in OPTIONAL_COLUMNS]
+COLUMN_NOTES = {
+    "姓名": "汉字；少数民族姓名用“·”分隔，如 买买提·艾力",
+    "身份证号": "18位，末位X大小写均可；出生年月和性别由此得出",
+    "手机号码": "11位手机号，可带+86；也作为登录账号",
+    "所在市州": "市州名称或代码，如 乌鲁木齐市 或 650100",
+    "从事专业类别": "专业名称或代码，如 建筑工程（土建） 或 A0101",
+    "职称": "如 高级工程师（须在职称列表中）",
+    "入库批次": "如 2024年第一批",
+    "性别": "可不填；填写时须与身份证号一致",
+    "入库类型": "续聘 / 新聘 / 其他，不填为续聘",
+}
+
+
+@dataclass
+class RowError:
+    row: int
+    name: str
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    file_error: str | None = None
+
+    @property
+    def failed(self) -> int:
+        return len(self.errors)
+
+
+def template_workbook() -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "专家信息"
+    ws.append([c for c, _ in IMPORT_COLUMNS])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    ws.append(["张三", "650102198001011234", "13800138000", "乌鲁木齐市", "新疆某建设集团有限公司",
+               "建筑工程（土建）", "高级工程师", "2024年第一批", "男", "中共党员",
+               "zhangsan@example.com", "续聘", "", ""])
+    notes = wb.create_sheet("填写说明")
+    notes.append(["列名", "是否必填", "说明"])
+    for column, required in IMPORT_COLUMNS:
+        notes.append([column, "必填" if required else "选填", COLUMN_NOTES.get(column, "")])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+class _Lookups:
+    """Reference tables by name and by code, loaded once per import."""
+
+    def __init__(self, session: Session):
+        def index(model, *attrs):
+            out = {}
+            for obj in session.execute(select(model)).scalars():
+                for attr in attrs:
+                    out[str(getattr(obj, attr)).strip()] = obj
+            return out
+
+        self.prefectures = index(Prefecture, "name", "code")
+        self.specialties = index(Specialty, "name", "code")
+        self.titles = index(Title, "name")
+        self.political = index(PoliticalStatus, "name", "code")
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def _build_expert(values: dict[str, str], lookups: _Lookups) -> Expert:
+    """An Expert from one row, or ValidationError with the first reason."""
+    name = validate_name(values.get("姓名"))
+    info = parse_id_number(values.get("身份证号"))
+    if values.get("性别") and values["性别"] != info.gender:
+        raise ValidationError(f"性别与身份证号不一致（身份证号为{info.gender}）")
+    phone = validate_phone(values.get("手机号码"))
+    prefecture = lookups.prefectures.get(values.get("所在市州", ""))
+    if prefecture is None:
+        raise ValidationError(f"所在市州“{values.get('所在市州', '')}”不存在")
+    employer = values.get("工作单位", "")
+    if not employer:
+        raise ValidationError("请填写工作单位")
+    specialty = lookups.specialties.get(values.get("从事专业类别", ""))
+    if specialty is None:
+        raise ValidationError(f"从事专业类别“{values.get('从事专业类别', '')}”不存在")
+    title = lookups.titles.get(values.get("职称", ""))
+    if title is None:
+        raise ValidationError(f"职称“{values.get('职称', '')}”不在职称列表中")
+    batch = values.get("入库批次", "")
+    if not batch:
+        raise ValidationError("请填写入库批次")
+    admission_type = values.get("入库类型") or AdmissionType.RENEWAL.value
+    if admission_type not in {t.value for t in AdmissionType}:
+        raise ValidationError("入库类型应为 续聘、新聘 或 其他")
+    political = None
+    if values.get("政治面貌"):
+        political = lookups.political.get(values["政治面貌"])
+        if political is None:
+            raise ValidationError(f"政治面貌“{values['政治面貌']}”不存在")
+    email = validate_email(values["本人电子邮箱"]) if values.get("本人电子邮箱") else None
+    backup = validate_phone(values["本人备用手机号码"]) if values.get("本人备用手机号码") else None
+    return Expert(
+        name=name, id_number=info.number, birth_date=info.birth_date, gender=info.gender,
+        phone=phone, prefecture=prefecture, employer=employer, main_specialty=specialty,
+        title=title, admission_batch=batch, admission_type=admission_type,
+        political_status=political, email=email, backup_phone=backup,
+        address=values.get("详细地址") or None, status=ExpertStatus.DRAFT.value,
+    )
+
+
+def import_experts(
+    session: Session,
+    content: bytes,
+    *,
+    file_name: str = "",
+    actor_id: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
+    report = ImportReport()
+    try:
+        wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except Exception:
+        report.file_error = "无法读取该文件，请使用导入模板（.xlsx 格式）"
+        return report
+    ws = wb.worksheets[0]
+    rows = ws.iter_rows(values_only=True)
+    header = [_cell(h) for h in next(rows, ())]
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        report.file_error = f"缺少必填列：{'、'.join(missing)}（请使用导入模板）"
+        return report
+    positions = {name: header.index(name) for name, _ in IMPORT_COLUMNS if name in header}
+    data_rows = [r for r in rows]
+    total = len(data_rows)
+    lookups = _Lookups(session)
+    seen_ids: dict[str, int] = {}
+    seen_phones: dict[str, int] = {}
+    for offset, raw in enumerate(data_rows):
+        row_no = offset + 2  # Excel numbering, the header being row 1
+        values = {name: _cell(raw[i]) if i < len(raw) else "" for name, i in positions.items()}
+        if progress:
+            progress(offset + 1, total)
+        if not any(values.values()):
+            continue
+        name = values.get("姓名", "")
+        try:
+            expert = _build_expert(values, lookups)
+        except ValidationError as exc:
+            report.errors.append(RowError(row_no, name, exc.message))
+            continue
+        if expert.id_number in seen_ids:
+            report.errors.append(RowError(
+                row_no, name, f"身份证号与第{seen_ids[expert.id_number]}行重复"))
+            continue
+        seen_ids[expert.id_number] = row_no
+        existing = session.execute(
+            select(Expert).where(Expert.id_number == expert.id_number)
+        ).scalar_one_or_none()
+        if existing is not None:
+            report.unchanged += 1
+            continue
+        if expert.phone in seen_phones:
+            report.errors.append(RowError(
+                row_no, name, f"手机号码与第{seen_phones[expert.phone]}行重复"))
+            continue
+        seen_phones[expert.phone] = row_no
+        phone_owner = session.execute(
+            select(Expert.name).where(Expert.phone == expert.phone)
+        ).scalar_one_or_none()
+        if phone_owner is not None:
+            report.errors.append(RowError(row_no, name, "手机号码已被其他专家使用"))
+            continue
+        try:
+            with session.begin_nested():
+                prepare_new_expert(session, expert)
+        except Exception as exc:  # a database refusal: report the row, keep the rest
+            session.expunge(expert) if expert in session else None
+            report.errors.append(RowError(row_no, name, f"保存失败：{type(exc).__name__}"))
+            continue
+        report.created += 1
+    session.add(ImportBatch(
+        sha256=hashlib.sha256(content).hexdigest(), file_name=file_name[:255],
+        imported_by_id=actor_id, created=report.created, unchanged=report.unchanged,
+        failed=report.failed,
+    ))
+    session.commit()
+    return report

@@ -1,0 +1,64 @@
+"""Roles are defined here, in code, and written to the database by `flask init`.
+
+Every view class and menu item says who it is for with an ``audience``
+attribute; a role receives exactly the permissions of its audiences.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+ROLE_ADMIN = "管理员"
+ROLE_REVIEWER = "审核人员"
+ROLE_EXPERT = "专家"
+
+# audience → roles that get it. The admin role receives every permission.
+AUDIENCE_ROLES: dict[str, tuple[str, ...]] = {
+    "staff": (ROLE_REVIEWER,),
+    "expert": (ROLE_EXPERT,),
+    "everyone": (ROLE_REVIEWER, ROLE_EXPERT),
+}
+STAFF_ROLES = (ROLE_ADMIN, ROLE_REVIEWER)
+
+
+def _audience_of(view: Any) -> str | None:
+    return getattr(view, "audience", None) if view is not None else None
+
+
+def role_permission_names(appbuilder: Any) -> dict[str, set[tuple[str, str]]]:
+    """(permission, view or menu name) pairs each non-admin role must hold."""
+    wanted: dict[str, set[tuple[str, str]]] = {r: set() for a in AUDIENCE_ROLES.values() for r in a}
+    for view in appbuilder.baseviews:
+        for role in AUDIENCE_ROLES.get(_audience_of(view) or "", ()):
+            for perm in view.base_permissions or []:
+                wanted[role].add((perm, view.class_permission_name))
+    for category in appbuilder.menu.get_list():
+        items = category.childs or [category]
+        for item in items:
+            audience = _audience_of(item.baseview)
+            for role in AUDIENCE_ROLES.get(audience or "", ()):
+                wanted[role].add(("menu_access", item.name))
+                if category.childs:
+                    wanted[role].add(("menu_access", category.name))
+    return wanted
+
+
+def sync_roles(appbuilder: Any) -> dict[str, int]:
+    """Create every permission, then set each role's permissions to exactly its list."""
+    sm = appbuilder.sm
+    appbuilder.add_permissions(update_perms=True)
+    session = sm.session
+    from flask_appbuilder.security.sqla.models import PermissionView
+
+    all_pvs = session.query(PermissionView).all()
+    by_key = {(pv.permission.name, pv.view_menu.name): pv for pv in all_pvs}
+    counts: dict[str, int] = {}
+    admin = sm.add_role(ROLE_ADMIN)
+    admin.permissions = list(all_pvs)
+    counts[ROLE_ADMIN] = len(all_pvs)
+    for role_name, keys in role_permission_names(appbuilder).items():
+        role = sm.find_role(role_name) or sm.add_role(role_name)
+        role.permissions = [by_key[k] for k in sorted(keys) if k in by_key]
+        counts[role_name] = len(role.permissions)
+    sm.add_role(sm.auth_role_public)
+    session.commit()
+    return counts

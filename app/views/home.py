@@ -1,0 +1,16 @@
+"""The index: experts land on their profile, staff on the expert list."""
+from flask import redirect, url_for
+from flask_appbuilder import IndexView, expose
+from flask_login import current_user
+
+from app.security import user_is_expert
+
+
+class HomeIndexView(IndexView):
+    @expose("/")
+    def index(self):
+        if not current_user.is_authenticated:
+            return redirect(url_for("LoginView.login"))
+        if user_is_expert(current_user):
+            return redirect(url_for("MyProfileView.profile"))
+        return redirect(url_for("ExpertAdminView.list"))

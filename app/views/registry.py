@@ -1,0 +1,448 @@
+"""The expert registry: staff screens for every table, the expert's own profile,
+导出 Excel and the import of existing experts."""
+from __future__ import annotations
+
+import io
+
+from flask import abort, current_app, request, send_file
+from flask_appbuilder import BaseView, expose
+from flask_appbuilder.fieldwidgets import Select2Widget
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import has_access
+from flask_appbuilder.urltools import get_filter_args
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from sqlalchemy.orm import joinedload, selectinload
+from wtforms import SelectField
+
+from app.extensions import db
+from app.models import (
+    AdmissionType,
+    Attachment,
+    AvoidanceUnit,
+    BankAccount,
+    Degree,
+    Education,
+    EducationLevel,
+    EvaluationExperience,
+    Expert,
+    ExpertStatus,
+    Expertise,
+    PoliticalStatus,
+    Prefecture,
+    Qualification,
+    ReviewRecord,
+    Specialty,
+    Title,
+    TitleLevel,
+    TrainingRecord,
+    WorkExperience,
+)
+from app.services import experts as expert_service
+from app.services.export import EXPORT_MIME, export_experts
+from app.services.importer import IMPORT_COLUMNS, import_experts, template_workbook
+from app.services.validators import (
+    ValidationError,
+    validate_credit_code,
+    validate_date_range,
+    validate_email,
+    validate_id_number,
+    validate_name,
+    validate_phone,
+)
+from app.views.base import FieldCheck, StaffModelView, yes_no
+
+EXPERT_LABELS = {
+    "application_no": "申请专家编号",
+    "expert_no": "专家编号",
+    "name": "姓名",
+    "gender": "性别",
+    "birth_date": "出生年月",
+    "id_number": "身份证号",
+    "id_number_masked": "身份证号",
+    "political_status": "政治面貌",
+    "prefecture": "所在市州",
+    "address": "详细地址",
+    "email": "本人电子邮箱",
+    "phone": "本人手机号码",
+    "phone_masked": "本人手机号码",
+    "backup_phone": "本人备用手机号码",
+    "backup_phone_masked": "本人备用手机号码",
+    "accepts_remote": "是否接受远程异地评标",
+    "emergency_expert": "是否愿意成为应急专家",
+    "admission_type": "入库类型",
+    "admission_batch": "入库批次",
+    "employer": "工作单位",
+    "main_specialty": "从事专业类别",
+    "extra_specialties": "其他专业类别",
+    "title": "职称",
+    "status": "状态",
+    "account": "账号",
+    "created_on": "创建时间",
+    "changed_on": "更新时间",
+    "version": "版本",
+}
+DATE_LABELS = {"start_date": "开始时间", "end_date": "结束时间"}
+
+
+def _date_range_ok(form) -> bool:
+    try:
+        validate_date_range(form.start_date.data, form.end_date.data)
+    except ValidationError as exc:
+        form.end_date.errors = list(form.end_date.errors) + [exc.message]
+        return False
+    return True
+
+
+class ExpertChildView(StaffModelView):
+    """A tab of the expert's profile, shown on the expert's page."""
+
+    base_order = ("id", "asc")
+
+
+class EducationAdminView(ExpertChildView):
+    datamodel = SQLAInterface(Education)
+    list_title = show_title = add_title = edit_title = "教育经历"
+    label_columns = {"expert": "专家", "education_level": "学历", "degree": "学位",
+                     "school": "毕业院校", "major": "专业名称", "proof_file": "学历证明文件",
+                     **DATE_LABELS}
+    list_columns = ["education_level", "degree", "school", "major", "start_date", "end_date"]
+    show_columns = ["expert", *list_columns, "proof_file"]
+    add_columns = edit_columns = ["expert", *list_columns]
+    search_columns = ["expert", "education_level", "degree", "school", "major"]
+
+    def check_form(self, form) -> bool:
+        return _date_range_ok(form)
+
+
+class QualificationAdminView(ExpertChildView):
+    datamodel = SQLAInterface(Qualification)
+    list_title = show_title = add_title = edit_title = "职称及资质"
+    label_columns = {"expert": "专家", "name": "职称/资质名称", "title_level": "级别",
+                     "is_registered": "注册执业资格", "certificate_no": "证书编号",
+                     "issue_date": "发证日期", "file": "证书文件"}
+    list_columns = ["name", "title_level", "is_registered", "certificate_no", "issue_date"]
+    show_columns = ["expert", *list_columns, "file"]
+    add_columns = edit_columns = ["expert", *list_columns]
+    search_columns = ["expert", "name", "title_level", "is_registered", "certificate_no"]
+    formatters_columns = {"is_registered": yes_no}
+
+    def check_form(self, form) -> bool:
+        try:
+            validate_date_range(form.issue_date.data, None)
+        except ValidationError:
+            form.issue_date.errors = list(form.issue_date.errors) + ["发证日期不能晚于今天"]
+            return False
+        return True
+
+
+class WorkExperienceAdminView(ExpertChildView):
+    datamodel = SQLAInterface(WorkExperience)
+    list_title = show_title = add_title = edit_title = "工作经历"
+    label_columns = {"expert": "专家", "employer": "工作单位", "position": "职务",
+                     "referee": "证明人", **DATE_LABELS}
+    list_columns = ["start_date", "end_date", "employer", "position", "referee"]
+    show_columns = ["expert", *list_columns]
+    add_columns = edit_columns = ["expert", *list_columns]
+    search_columns = ["expert", "employer", "position"]
+    description_columns = {"end_date": "至今在职请留空"}
+
+    def check_form(self, form) -> bool:
+        return _date_range_ok(form)
+
+
+class EvaluationExperienceAdminView(ExpertChildView):
+    datamodel = SQLAInterface(EvaluationExperience)
+    list_title = show_title = add_title = edit_title = "评标实践经验"
+    label_columns = {"expert": "专家", "evaluated_on": "评标日期", "project_name": "项目名称",
+                     "tenderer": "招标人", "role": "担任角色"}
+    list_columns = ["evaluated_on", "project_name", "tenderer", "role"]
+    show_columns = ["expert", *list_columns]
+    add_columns = edit_columns = ["expert", *list_columns]
+    search_columns = ["expert", "project_name", "tenderer", "role"]
+
+    def check_form(self, form) -> bool:
+        try:
+            validate_date_range(form.evaluated_on.data, None)
+        except ValidationError:
+            form.evaluated_on.errors = list(form.evaluated_on.errors) + ["评标日期不能晚于今天"]
+            return False
+        return True
+
+
+class ExpertiseAdminView(ExpertChildView):
+    datamodel = SQLAInterface(Expertise)
+    list_title = show_title = add_title = edit_title = "业务技术专长"
+    label_columns = {"expert": "专家", "content": "业务技术专长"}
+    list_columns = ["content"]
+    show_columns = add_columns = edit_columns = ["expert", "content"]
+    search_columns = ["expert", "content"]
+
+
+class AvoidanceUnitAdminView(ExpertChildView):
+    datamodel = SQLAInterface(AvoidanceUnit)
+    list_title = show_title = add_title = edit_title = "回避单位"
+    label_columns = {"expert": "专家", "name": "单位名称", "credit_code": "统一社会信用代码",
+                     "reason": "回避原因", "is_employer": "本人工作单位"}
+    list_columns = ["name", "credit_code", "reason", "is_employer"]
+    show_columns = ["expert", *list_columns]
+    add_columns = edit_columns = ["expert", "name", "credit_code", "reason"]
+    search_columns = ["expert", "name", "credit_code"]
+    formatters_columns = {"is_employer": yes_no}
+    validators_columns = {"credit_code": [FieldCheck(validate_credit_code, required=False)]}
+
+
+class BankAccountAdminView(ExpertChildView):
+    datamodel = SQLAInterface(BankAccount)
+    list_title = show_title = add_title = edit_title = "账户信息"
+    label_columns = {"expert": "专家", "bank_name": "开户银行", "account_no": "银行账号",
+                     "account_no_masked": "银行账号", "holder": "户名"}
+    list_columns = ["bank_name", "account_no_masked", "holder"]
+    show_columns = ["expert", "bank_name", "account_no", "holder"]
+    add_columns = edit_columns = ["expert", "bank_name", "account_no", "holder"]
+    search_columns = ["expert", "bank_name"]
+
+
+class AttachmentAdminView(ExpertChildView):
+    datamodel = SQLAInterface(Attachment)
+    list_title = show_title = add_title = edit_title = "附件"
+    label_columns = {"expert": "专家", "title": "附件名称", "file": "文件"}
+    list_columns = ["title", "file"]
+    show_columns = ["expert", "title", "file"]
+    add_columns = edit_columns = ["expert", "title"]
+    search_columns = ["expert", "title"]
+
+
+class ReviewRecordAdminView(ExpertChildView):
+    """审核详情: written only by the status service, so read-only here."""
+
+    datamodel = SQLAInterface(ReviewRecord)
+    base_permissions = ["can_list", "can_show"]
+    base_order = ("reviewed_at", "desc")
+    list_title = show_title = "审核详情"
+    label_columns = {"expert": "专家", "reviewer": "审核人", "reviewed_at": "审核时间",
+                     "action": "操作", "from_status": "原状态", "to_status": "审核结果",
+                     "opinion": "审核意见"}
+    list_columns = ["reviewed_at", "action", "to_status", "opinion", "reviewer"]
+    show_columns = ["expert", *list_columns, "from_status"]
+    search_columns = ["expert", "action", "to_status", "reviewed_at"]
+
+
+class TrainingRecordAdminView(ExpertChildView):
+    datamodel = SQLAInterface(TrainingRecord)
+    list_title = show_title = add_title = edit_title = "学习培训情况"
+    label_columns = {"expert": "专家", "round_name": "培训批次", "course_name": "课程名称",
+                     "hours": "学时", "result": "批阅状态", "completed": "培训完毕",
+                     "graded_at": "批阅时间"}
+    list_columns = ["round_name", "course_name", "hours", "result", "completed", "graded_at"]
+    show_columns = ["expert", *list_columns]
+    add_columns = edit_columns = ["expert", *list_columns]
+    search_columns = ["expert", "round_name", "course_name", "result", "completed"]
+    formatters_columns = {"completed": yes_no}
+    add_form_extra_fields = edit_form_extra_fields = {
+        "result": SelectField("批阅状态", choices=[("", ""), ("待批阅", "待批阅"),
+                              ("合格", "合格"), ("不合格", "不合格")], widget=Select2Widget()),
+    }
+
+
+EXPERT_TABS = [
+    EducationAdminView, QualificationAdminView, WorkExperienceAdminView,
+    EvaluationExperienceAdminView, ExpertiseAdminView, AvoidanceUnitAdminView,
+    BankAccountAdminView, AttachmentAdminView, ReviewRecordAdminView, TrainingRecordAdminView,
+]
+
+
+class ExpertAdminView(StaffModelView):
+    """专家列表 for 审核人员 and 管理员."""
+
+    datamodel = SQLAInterface(Expert)
+    class_permission_name = "Expert"
+    list_template = "registry/expert_list.html"
+    list_title = "专家列表"
+    show_title = "专家详情"
+    add_title = "新增专家"
+    edit_title = "编辑专家"
+    label_columns = EXPERT_LABELS
+    list_columns = ["application_no", "expert_no", "name", "gender", "id_number_masked",
+                    "phone_masked", "prefecture", "main_specialty", "title", "admission_batch",
+                    "status"]
+    order_columns = ["application_no", "expert_no", "name", "admission_batch", "status"]
+    base_order = ("id", "desc")
+    show_fieldsets = [
+        ("基本信息", {"fields": [
+            "application_no", "expert_no", "account", "name", "gender", "birth_date",
+            "id_number", "political_status", "prefecture", "address", "email", "phone",
+            "backup_phone", "accepts_remote", "emergency_expert", "admission_type",
+            "admission_batch", "status"]}),
+        ("专业技术", {"fields": ["employer", "main_specialty", "extra_specialties", "title"]}),
+        ("记录", {"fields": ["created_on", "changed_on", "version"]}),
+    ]
+    add_columns = ["name", "id_number", "political_status", "prefecture", "address", "email",
+                   "phone", "backup_phone", "accepts_remote", "emergency_expert",
+                   "admission_type", "admission_batch", "employer", "main_specialty",
+                   "extra_specialties", "title"]
+    edit_columns = add_columns
+    search_columns = ["name", "expert_no", "application_no", "id_number", "phone",
+                      "prefecture", "main_specialty", "title", "admission_type",
+                      "admission_batch", "status", "employer"]
+    exact_search_columns = ("id_number", "phone", "expert_no", "application_no")
+    formatters_columns = {"accepts_remote": yes_no, "emergency_expert": yes_no}
+    validators_columns = {
+        "name": [FieldCheck(validate_name)],
+        "id_number": [FieldCheck(validate_id_number)],
+        "phone": [FieldCheck(validate_phone, required=False)],
+        "backup_phone": [FieldCheck(validate_phone, required=False)],
+        "email": [FieldCheck(validate_email, required=False)],
+    }
+    add_form_extra_fields = edit_form_extra_fields = {
+        "admission_type": SelectField(
+            "入库类型", choices=[(t.value, t.value) for t in AdmissionType],
+            widget=Select2Widget()),
+    }
+    description_columns = {
+        "id_number": "18位身份证号；出生年月和性别由身份证号自动得出",
+        "phone": "本人手机号码，也可用作登录账号",
+    }
+    related_views = EXPERT_TABS
+
+    def pre_add(self, item: Expert) -> None:
+        expert_service.prepare_new_expert(db.session, item)
+
+    def pre_update(self, item: Expert) -> None:
+        expert_service.prepare_changed_expert(item)
+
+    @expose("/export/")
+    @has_access
+    def export(self):
+        """导出 Excel: the list as filtered on screen, personal data masked."""
+        get_filter_args(self._filters)
+        query = self.datamodel.apply_filters(db.session.query(Expert), self._filters)
+        rows = (
+            query.options(
+                joinedload(Expert.prefecture), joinedload(Expert.main_specialty),
+                joinedload(Expert.title), joinedload(Expert.political_status),
+                joinedload(Expert.user),
+            )
+            .order_by(Expert.id.desc())
+            .limit(current_app.config["EXPORT_MAX_ROWS"])
+            .yield_per(1000)
+        )
+        data = export_experts(rows)
+        return send_file(io.BytesIO(data), mimetype=EXPORT_MIME, as_attachment=True,
+                         download_name="专家列表.xlsx")
+
+
+def _reference_view(model, title: str, labels: dict[str, str], columns: list[str]):
+    return type(f"{model.__name__}AdminView", (StaffModelView,), {
+        "datamodel": SQLAInterface(model),
+        "list_title": title, "show_title": title, "add_title": title, "edit_title": title,
+        "label_columns": labels,
+        "list_columns": columns, "show_columns": columns,
+        "add_columns": columns, "edit_columns": columns,
+        "search_columns": [c for c in columns if c not in ("senior",)],
+        "formatters_columns": {"senior": yes_no},
+        "base_order": ("code", "asc") if "code" in columns else ("id", "asc"),
+    })
+
+
+REFERENCE_VIEWS = [
+    (_reference_view(Prefecture, "市州", {"code": "代码", "name": "名称", "kind": "类别"},
+                     ["code", "name", "kind"]), "市州"),
+    (_reference_view(PoliticalStatus, "政治面貌", {"code": "代码", "name": "名称"},
+                     ["code", "name"]), "政治面貌"),
+    (_reference_view(EducationLevel, "学历", {"code": "代码", "name": "名称"},
+                     ["code", "name"]), "学历"),
+    (_reference_view(Degree, "学位", {"code": "代码", "name": "名称"}, ["code", "name"]), "学位"),
+    (_reference_view(TitleLevel, "职称级别",
+                     {"code": "代码", "name": "名称", "senior": "副高级及以上"},
+                     ["code", "name", "senior"]), "职称级别"),
+    (_reference_view(Title, "职称", {"name": "职称名称", "level": "级别"},
+                     ["name", "level"]), "职称"),
+    (_reference_view(Specialty, "专业类别",
+                     {"code": "代码", "name": "名称", "parent": "上级专业"},
+                     ["code", "name", "parent"]), "专业类别"),
+]
+
+
+class ImportForm(FlaskForm):
+    file = FileField("专家信息表（xlsx）")
+
+
+class ExpertImportView(BaseView):
+    """导入专家: the experts already in the library (2024 batches)."""
+
+    route_base = "/experts/import"
+    class_permission_name = "ExpertImport"
+    audience = "staff"
+    default_view = "upload"
+
+    @expose("/", methods=["GET", "POST"])
+    @has_access
+    def upload(self):
+        form = ImportForm()
+        report = None
+        if form.validate_on_submit():
+            upload = request.files.get("file")
+            if not upload or not upload.filename:
+                form.file.errors = ["请选择要导入的文件"]
+            elif not upload.filename.lower().endswith(".xlsx"):
+                form.file.errors = ["请上传 Excel 文件（.xlsx），可先下载导入模板"]
+            else:
+                report = import_experts(
+                    db.session, upload.read(), file_name=upload.filename,
+                    actor_id=current_user.id,
+                )
+                if report.file_error:
+                    form.file.errors = [report.file_error]
+                    report = None
+        return self.render_template("registry/import.html", form=form, report=report,
+                                    columns=IMPORT_COLUMNS)
+
+    @expose("/template")
+    @has_access
+    def template(self):
+        return send_file(io.BytesIO(template_workbook()), mimetype=EXPORT_MIME,
+                         as_attachment=True, download_name="专家导入模板.xlsx")
+
+
+class MyProfileView(BaseView):
+    """The expert's home in the 专家管理系统: their own profile in the manual's 12 tabs."""
+
+    route_base = "/expert"
+    class_permission_name = "MyProfile"
+    audience = "expert"
+    default_view = "profile"
+
+    @expose("/")
+    @has_access
+    def profile(self):
+        expert = (
+            db.session.query(Expert)
+            .options(
+                selectinload(Expert.educations).joinedload(Education.education_level),
+                selectinload(Expert.educations).joinedload(Education.degree),
+                selectinload(Expert.qualifications), selectinload(Expert.work_experiences),
+                selectinload(Expert.evaluation_experiences), selectinload(Expert.expertises),
+                selectinload(Expert.avoidance_units), selectinload(Expert.bank_accounts),
+                selectinload(Expert.attachments), selectinload(Expert.review_records),
+                selectinload(Expert.training_records), selectinload(Expert.extra_specialties),
+            )
+            .filter(Expert.user_id == current_user.id)
+            .one_or_none()
+        )
+        if expert is None:
+            abort(404)
+        return self.render_template("registry/my_profile.html", expert=expert,
+                                    statuses=ExpertStatus)
+
+
+def register(appbuilder) -> None:
+    appbuilder.add_view(ExpertAdminView, "专家列表", category="专家库", icon="fa-users",
+                        category_icon="fa-address-book")
+    appbuilder.add_view(ExpertImportView, "导入专家", category="专家库", icon="fa-upload")
+    for view in EXPERT_TABS:
+        appbuilder.add_view_no_menu(view)
+    for view, name in REFERENCE_VIEWS:
+        appbuilder.add_view(view, name, category="基础数据", category_icon="fa-list")
+    appbuilder.add_view(MyProfileView, "专家管理系统", icon="fa-id-card")

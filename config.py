@@ -1,0 +1,89 @@
+"""Configuration. Every setting can be overridden from the environment."""
+import os
+import secrets
+from pathlib import Path
+
+from flask_appbuilder.const import AUTH_DB
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_DIR", BASE_DIR / "instance"))
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, else a random key kept in instance/ (never in git)."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    key_file = INSTANCE_DIR / "secret_key"
+    if not key_file.exists():
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def _database_url() -> str:
+    url = os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'app.db'}")
+    # psycopg 3 is the driver we ship; accept the common short forms.
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+SECRET_KEY = _secret_key()
+SQLALCHEMY_DATABASE_URI = _database_url()
+SQLALCHEMY_TRACK_MODIFICATIONS = False
+UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER", str(INSTANCE_DIR / "uploads"))
+MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 20 * 1024 * 1024))
+
+APP_NAME = "新疆维吾尔自治区房屋建筑和市政基础设施项目评标专家管理系统"
+APP_ICON = None
+APP_THEME = ""
+
+# Authentication: database accounts, our own security manager (phone login,
+# forced password change, Chinese accounts without e-mail).
+AUTH_TYPE = AUTH_DB
+AUTH_ROLE_ADMIN = "管理员"
+AUTH_ROLE_PUBLIC = "Public"
+AUTH_USER_REGISTRATION = False
+FAB_SECURITY_MANAGER_CLASS = "app.security.ExpertSecurityManager"
+FAB_PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt")
+# Schema comes from migrations, permissions from `flask init`, never at start-up
+# (several workers would race on the permission tables).
+FAB_CREATE_DB = False
+FAB_UPDATE_PERMS = _env_bool("FAB_UPDATE_PERMS", False)
+FAB_ADD_SECURITY_API = False
+FAB_API_SWAGGER_UI = False
+
+# Chinese first, English second (translations/ at the top of the project).
+BABEL_DEFAULT_LOCALE = "zh"
+BABEL_DEFAULT_FOLDER = str(BASE_DIR / "translations")
+BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")
+LANGUAGES = {
+    "zh": {"flag": "cn", "name": "中文"},
+    "en": {"flag": "gb", "name": "English"},
+}
+
+WTF_CSRF_ENABLED = _env_bool("WTF_CSRF_ENABLED", True)
+WTF_CSRF_TIME_LIMIT = None  # tied to the session instead; long forms must not expire
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+
+# The rows of the expert list are paged; staff can pick 10/20/50/100.
+FAB_API_MAX_PAGE_SIZE = 100
+EXPORT_MAX_ROWS = int(os.environ.get("EXPORT_MAX_ROWS", 200_000))
+
+# Reference lists shipped beside the project (../shared/reference) or copied into data/.
+REFERENCE_DIR = os.environ.get("REFERENCE_DIR", str(BASE_DIR / "data" / "reference"))
+
+FAB_INDEX_VIEW = "app.views.home.HomeIndexView"
+FAB_BASE_TEMPLATE = "layout.html"
