@@ -8,7 +8,7 @@ from flask_appbuilder.security.views import AuthDBView
 from flask_appbuilder.utils.base import get_safe_redirect
 from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, StringField
+from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
 from app.models import AppUser, Expert
@@ -20,7 +20,6 @@ LOGIN_KINDS = {"expert": "专家", "staff": "管理人员"}
 
 
 class LoginForm(FlaskForm):
-    login_kind = HiddenField(default="expert")
     username = StringField("账号", validators=[DataRequired(message="请输入账号")])
     password = PasswordField("密码", validators=[DataRequired(message="请输入密码")])
 

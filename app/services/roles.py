@@ -45,6 +45,9 @@ def role_permission_names(appbuilder: Any) -> dict[str, set[tuple[str, str]]]:
 def sync_roles(appbuilder: Any) -> dict[str, int]:
     """Create every permission, then set each role's permissions to exactly its list."""
     sm = appbuilder.sm
+    # FAB grants each new permission to the admin role as it creates it: the role
+    # must exist first, or the grant fails (and FAB only logs it).
+    sm.add_role(ROLE_ADMIN)
     appbuilder.add_permissions(update_perms=True)
     session = sm.session
     from flask_appbuilder.security.sqla.models import PermissionView

@@ -30,6 +30,10 @@ class FieldCheck:
             raise WTFValidationError(exc.message) from None
 
 
+def blank_none(value: Any) -> Any:
+    return "" if value is None else value
+
+
 def yes_no(value: Any) -> str:
     if value is None:
         return ""
@@ -47,6 +51,12 @@ class StaffModelView(ModelView):
 
     def _init_properties(self):
         super()._init_properties()
+        # FAB prints an empty value as "None"; show it empty.
+        shown = set(self.list_columns or []) | set(self.show_columns or [])
+        for fieldset in self.show_fieldsets or []:
+            shown |= set(fieldset[1]["fields"])
+        self.formatters_columns = {
+            **{col: blank_none for col in shown}, **(self.formatters_columns or {})}
         for col in self.exact_search_columns:
             only_equal = [FilterEqual(col, self.datamodel)]
             self._filters._search_filters[col] = only_equal
@@ -59,6 +69,12 @@ class StaffModelView(ModelView):
             form_class = getattr(self, attr)
 
             class CheckedForm(form_class):
+                def __init__(self, *args, **kwargs):
+                    super().__init__(*args, **kwargs)
+                    for field in self:
+                        if hasattr(field, "blank_text"):
+                            field.blank_text = "请选择"
+
                 def validate(self, extra_validators=None):
                     valid = super().validate(extra_validators=extra_validators)
                     return view.check_form(self) and valid
