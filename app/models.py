@@ -29,10 +29,10 @@ from app.services.masking import mask_bank_account, mask_id_number, mask_phone
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-class ExpertStatus(str, enum.Enum):
+class ExpertStatus(enum.StrEnum):
     DRAFT = "草稿"
     PENDING = "待审核"
     RETURNED = "已退回"
@@ -41,7 +41,7 @@ class ExpertStatus(str, enum.Enum):
     REMOVED = "清退"
 
 
-class AdmissionType(str, enum.Enum):
+class AdmissionType(enum.StrEnum):
     RENEWAL = "续聘"
     NEW = "新聘"
     OTHER = "其他"

@@ -103,4 +103,4 @@ def change_password(user, current_password: str, new_password: str, confirm: str
         raise FieldErrors(errors)
     user.password = hash_password(new_password)
     user.must_change_password = False
-    user.password_changed_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    user.password_changed_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)

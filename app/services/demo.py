@@ -40,6 +40,7 @@ SCHOOLS = ["新疆大学", "石河子大学", "新疆农业大学", "西安建�
            "乌鲁木齐职业大学", "重庆大学", "兰州交通大学"]
 MAJORS = ["土木工程", "工程管理", "给排水科学与工程", "建筑学", "道路与桥梁工程", "工程造价"]
 POSITIONS = ["项目经理", "技术负责人", "总工程师", "造价工程师", "设计负责人", "质量主管"]
+PROJECT_KINDS = ["保障性住房", "市政道路", "污水处理厂", "学校"]
 QUALIFICATIONS = ["一级注册建造师", "注册造价工程师", "注册监理工程师", "一级注册结构工程师"]
 
 DEMO_PASSWORD_ADMIN = "Admin2025"
@@ -123,7 +124,7 @@ def make_expert(session: Session, rng: random.Random, *, name: str | None = None
     for _ in range(rng.randint(0, 3)):
         expert.evaluation_experiences.append(EvaluationExperience(
             evaluated_on=dt.date(rng.randint(2019, 2024), rng.randint(1, 12), rng.randint(1, 28)),
-            project_name=f"{prefecture.name}{rng.choice(['保障性住房', '市政道路', '污水处理厂', '学校'])}项目",
+            project_name=prefecture.name + rng.choice(PROJECT_KINDS) + "项目",
             tenderer=f"{prefecture.name}住房和城乡建设局", role=rng.choice(["评标专家", "评标组长"])))
     expert.expertises.append(Expertise(content=f"{main.name}施工技术与质量管理"))
     prepare_new_expert(session, expert)

@@ -3,9 +3,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import lazy_gettext
+
+
+def add_menu_view(appbuilder: Any, view: Any, name: str, category: str | None = None,
+                  **kwargs: Any) -> Any:
+    """add_view with the Chinese menu name also used, translated, as its label."""
+    if category:
+        kwargs.setdefault("category_label", lazy_gettext(category))
+    return appbuilder.add_view(view, name, label=lazy_gettext(name), category=category,
+                               **kwargs)
+
 
 def register_views(appbuilder: Any) -> None:
     from app.views import account, registry
 
-    account.register(appbuilder)
     registry.register(appbuilder)
+    account.register(appbuilder)

@@ -10,6 +10,7 @@ from wtforms import PasswordField
 
 from app.extensions import db
 from app.services.accounts import FieldErrors, change_password
+from app.views import add_menu_view
 
 
 class ChangePasswordForm(FlaskForm):
@@ -49,6 +50,6 @@ class AccountView(BaseView):
 
 
 def register(appbuilder) -> None:
-    appbuilder.add_view(AccountView, "修改密码", category="个人中心", icon="fa-key")
+    add_menu_view(appbuilder, AccountView, "修改密码", category="个人中心", icon="fa-key")
 
 

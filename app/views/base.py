@@ -6,6 +6,7 @@ from typing import Any
 
 from flask_appbuilder import ModelView
 from flask_appbuilder.models.sqla.filters import FilterEqual
+from flask_babel import lazy_gettext
 from wtforms.validators import StopValidation
 from wtforms.validators import ValidationError as WTFValidationError
 
@@ -51,6 +52,13 @@ class StaffModelView(ModelView):
 
     def _init_properties(self):
         super()._init_properties()
+        # Labels and titles are written in Chinese (the manual's words) and looked up
+        # in translations/ at render time, so English can be chosen.
+        self.label_columns = {k: lazy_gettext(v) for k, v in self.label_columns.items()}
+        for attr in ("list_title", "show_title", "add_title", "edit_title"):
+            value = getattr(self, attr, None)
+            if isinstance(value, str):
+                setattr(self, attr, lazy_gettext(value))
         # FAB prints an empty value as "None"; show it empty.
         shown = set(self.list_columns or []) | set(self.show_columns or [])
         for fieldset in self.show_fieldsets or []:

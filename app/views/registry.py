@@ -27,8 +27,8 @@ from app.models import (
     EducationLevel,
     EvaluationExperience,
     Expert,
-    ExpertStatus,
     Expertise,
+    ExpertStatus,
     PoliticalStatus,
     Prefecture,
     Qualification,
@@ -51,6 +51,7 @@ from app.services.validators import (
     validate_name,
     validate_phone,
 )
+from app.views import add_menu_view
 from app.views.base import FieldCheck, StaffModelView, yes_no
 
 EXPERT_LABELS = {
@@ -438,11 +439,11 @@ class MyProfileView(BaseView):
 
 
 def register(appbuilder) -> None:
-    appbuilder.add_view(ExpertAdminView, "专家列表", category="专家库", icon="fa-users",
+    add_menu_view(appbuilder, ExpertAdminView, "专家列表", category="专家库", icon="fa-users",
                         category_icon="fa-address-book")
-    appbuilder.add_view(ExpertImportView, "导入专家", category="专家库", icon="fa-upload")
+    add_menu_view(appbuilder, ExpertImportView, "导入专家", category="专家库", icon="fa-upload")
     for view in EXPERT_TABS:
         appbuilder.add_view_no_menu(view)
     for view, name in REFERENCE_VIEWS:
-        appbuilder.add_view(view, name, category="基础数据", category_icon="fa-list")
-    appbuilder.add_view(MyProfileView, "专家管理系统", icon="fa-id-card")
+        add_menu_view(appbuilder, view, name, category="基础数据", category_icon="fa-list")
+    add_menu_view(appbuilder, MyProfileView, "专家管理系统", icon="fa-id-card")
