@@ -28,14 +28,18 @@ def _secret_key() -> str:
     return key_file.read_text().strip()
 
 
-def _database_url() -> str:
-    url = os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'app.db'}")
-    # psycopg 3 is the driver we ship; accept the common short forms.
+def normalize_database_url(url: str) -> str:
+    """psycopg 3 is the driver we ship; accept the common short forms."""
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://"):]
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     return url
+
+
+def _database_url() -> str:
+    return normalize_database_url(
+        os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'app.db'}"))
 
 
 SECRET_KEY = _secret_key()

@@ -1,8 +1,9 @@
 """Request guards that apply to every route."""
 from __future__ import annotations
 
-from flask import Flask, jsonify, redirect, request, url_for
+from flask import Flask, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 
 # Endpoints an account that must change its password may still reach.
 PASSWORD_CHANGE_ALLOWED = {
@@ -27,3 +28,8 @@ def register_guards(app: Flask) -> None:
         if request.path.startswith("/api/"):
             return jsonify(message="请先修改默认密码"), 403
         return redirect(url_for("AccountView.change_password"))
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        # A form left open too long, or a forged request: say so plainly, in Chinese.
+        return render_template("errors/csrf.html"), 400

@@ -47,8 +47,8 @@ def check_new_password(
     if id_number and password.upper() == default_password(id_number):
         raise ValidationError("新密码不能是默认密码（身份证后八位）")
     lowered = password.lower()
-    if account and lowered == account.lower():
-        raise ValidationError("新密码不能与账号相同")
+    if account and len(account) >= 3 and account.lower() in lowered:
+        raise ValidationError("新密码不能包含账号")
     if phone and phone in password:
         raise ValidationError("新密码不能包含手机号码")
 

@@ -9,10 +9,10 @@ from flask_babel import lazy_gettext
 def add_menu_view(appbuilder: Any, view: Any, name: str, category: str | None = None,
                   **kwargs: Any) -> Any:
     """add_view with the Chinese menu name also used, translated, as its label."""
-    if category:
+    if category:  # FAB makes a category named None if passed category=None
+        kwargs["category"] = category
         kwargs.setdefault("category_label", lazy_gettext(category))
-    return appbuilder.add_view(view, name, label=lazy_gettext(name), category=category,
-                               **kwargs)
+    return appbuilder.add_view(view, name, label=lazy_gettext(name), **kwargs)
 
 
 def register_views(appbuilder: Any) -> None:

@@ -1,0 +1,159 @@
+"""Test set-up: one app per session on a fresh database (SQLite by default,
+PostgreSQL when TEST_DATABASE_URL says so), built through the real migrations."""
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from config import normalize_database_url
+
+STAFF_PASSWORD = "Staff2025pass"
+EXPERT_PASSWORD = "Expert2025pass"
+
+
+def _database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    url = normalize_database_url(url)
+    engine = create_engine(url)
+    with engine.begin() as conn:  # a fresh schema every run
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from app.extensions import db
+    from app.services.demo import create_staff_user
+    from app.services.reference import load_reference_data
+    from app.services.roles import ROLE_ADMIN, ROLE_REVIEWER, sync_roles
+
+    app = create_app({
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": _database_url(tmp_path_factory),
+        "UPLOAD_FOLDER": str(tmp_path_factory.mktemp("uploads")),
+        # Cheap hashing: scrypt's deliberate slowness would dominate the suite.
+        "FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "WTF_CSRF_ENABLED": False,
+        "SERVER_NAME": None,
+    })
+    with app.app_context():
+        upgrade()
+        load_reference_data(db.session, app.config["REFERENCE_DIR"])
+        sync_roles(app.appbuilder)
+        sm = app.appbuilder.sm
+        create_staff_user(sm, "testadmin", "测试管理员", "testadmin@example.gov.cn", ROLE_ADMIN,
+                          STAFF_PASSWORD)
+        create_staff_user(sm, "testreviewer", "测试审核员", "testreviewer@example.gov.cn",
+                          ROLE_REVIEWER, STAFF_PASSWORD)
+        db.session.remove()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+_counter = itertools.count(1)
+
+
+def unique_identity(birth: dt.date | None = None, female: bool = False) -> tuple[str, str]:
+    """A fresh, valid (ID number, phone) pair for each call."""
+    from app.services.validators import make_id_number
+
+    n = next(_counter) + os.getpid() % 1000 * 10_000
+    birth = birth or dt.date(1970 + n % 30, 1 + n % 12, 1 + n % 28)
+    seq = (n * 2) % 1000 if female else (n * 2 + 1) % 1000
+    area = f"65{(n // 1000) % 100:02d}02"
+    return make_id_number(area, birth, seq), f"139{n:08d}"[-11:]
+
+
+@dataclass
+class ExpertAccount:
+    expert_id: int
+    user_id: int
+    username: str
+    id_number: str
+    phone: str
+    password: str
+    name: str
+
+
+@pytest.fixture
+def make_expert(app):
+    """Create an expert with an account; ``default_password=True`` keeps the
+    default password (last 8 of the ID number) and the forced change."""
+    from app.extensions import db
+    from app.models import Expert, ExpertStatus, Prefecture, Specialty, Title
+    from app.services.accounts import hash_password
+    from app.services.experts import prepare_new_expert
+
+    def factory(name: str = "测试专家", *, default_password: bool = False,
+                status: ExpertStatus = ExpertStatus.DRAFT, employer: str = "新疆测试建设公司",
+                prefecture: str = "乌鲁木齐市") -> ExpertAccount:
+        id_number, phone = unique_identity()
+        with app.app_context():
+            expert = Expert(
+                name=name, id_number=id_number, phone=phone, status=status.value,
+                employer=employer, admission_batch="2024年第一批", admission_type="续聘",
+                prefecture=db.session.query(Prefecture).filter_by(name=prefecture).one(),
+                main_specialty=db.session.query(Specialty).filter_by(code="A0101").one(),
+                title=db.session.query(Title).filter_by(name="高级工程师").one(),
+            )
+            prepare_new_expert(db.session, expert)
+            password = id_number[-8:]
+            if not default_password:
+                password = EXPERT_PASSWORD
+                expert.user.password = hash_password(password)
+                expert.user.must_change_password = False
+            db.session.commit()
+            account = ExpertAccount(expert.id, expert.user_id, expert.user.username, id_number,
+                                    phone, password, name)
+            db.session.remove()
+        return account
+
+    return factory
+
+
+def login(client, username: str, password: str, kind: str = "expert"):
+    return client.post(f"/login/?login_kind={kind}", data={
+        "username": username, "password": password, "login_kind": kind})
+
+
+def login_staff(client, username: str = "testreviewer"):
+    resp = login(client, username, STAFF_PASSWORD, "staff")
+    assert resp.status_code == 302, resp.data[:500]
+    return resp
+
+
+def login_expert(client, account: ExpertAccount):
+    resp = login(client, account.username, account.password, "expert")
+    assert resp.status_code == 302, resp.data[:500]
+    return resp
+
+
+def page_text(resp) -> str:
+    """The visible text of an HTML response, tags removed."""
+    html = resp.get_data(as_text=True)
+    html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
