@@ -6,12 +6,13 @@ from typing import Any
 
 from flask import Flask
 
-from app import extensions
+from app import extensions, fab_fixes
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    fab_fixes.apply()
     app = Flask(__name__, instance_path=str(BASE_DIR / "instance"), instance_relative_config=False)
     app.config.from_object("config")
     if overrides:

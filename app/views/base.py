@@ -4,9 +4,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask_appbuilder import ModelView
+from flask import abort
+from flask_appbuilder import ModelView, expose
 from flask_appbuilder.models.sqla.filters import FilterEqual
-from flask_babel import lazy_gettext
+from flask_babel import gettext, lazy_gettext
 from wtforms.validators import StopValidation
 from wtforms.validators import ValidationError as WTFValidationError
 
@@ -39,6 +40,18 @@ def yes_no(value: Any) -> str:
     if value is None:
         return ""
     return "是" if value else "否"
+
+
+def _plain_errors(field) -> list[str]:
+    """Each message once; FAB's unique check says which value is taken."""
+    taken = {"Already exists.", str(gettext("Already exists."))}
+    out: list[str] = []
+    for error in field.errors or []:
+        if error in taken:
+            error = f"该{field.label.text}已存在"
+        if error not in out:
+            out.append(error)
+    return out
 
 
 class StaffModelView(ModelView):
@@ -85,10 +98,19 @@ class StaffModelView(ModelView):
 
                 def validate(self, extra_validators=None):
                     valid = super().validate(extra_validators=extra_validators)
-                    return view.check_form(self) and valid
+                    valid = view.check_form(self) and valid
+                    for field in self:
+                        field.errors = _plain_errors(field)
+                    return valid
 
             CheckedForm.__name__ = form_class.__name__
             setattr(self, attr, CheckedForm)
+
+    @expose("/download/<string:filename>")
+    def download(self, filename):
+        """FAB's download serves any file in UPLOAD_FOLDER to anyone with can_download;
+        our files are served only through the ownership-checked file view."""
+        abort(404)
 
     def check_form(self, form) -> bool:
         """Cross-field checks; add errors to ``form.<field>.errors`` and return False."""
