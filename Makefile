@@ -49,7 +49,7 @@ chromium:
 	fi
 
 translations:
-	$(BIN)/pybabel compile -q -d translations
+	$(BIN)/pybabel compile -d translations 2>&1 | grep -v "^compiling" || true
 
 # Migrations, reference data, roles; demo data only the first time.
 db:
