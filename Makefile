@@ -49,7 +49,7 @@ chromium:
 	fi
 
 translations:
-	$(BIN)/pybabel compile -d translations 2>&1 | grep -v "^compiling" || true
+	@$(BIN)/pybabel compile -d translations 2>&1 | grep -v "^compiling"; test $${PIPESTATUS[0]} -eq 0
 
 # Migrations, reference data, roles; demo data only the first time.
 db:
