@@ -160,6 +160,7 @@ class StoredFile(Model):
     __tablename__ = "stored_file"
     id = Column(Integer, primary_key=True)
     owner_id = Column(Integer, ForeignKey("ab_user.id"), index=True)
+    owner = relationship(AppUser)
     kind = Column(String(30), nullable=False)
     original_name = Column(String(255), nullable=False)
     stored_name = Column(String(80), unique=True, nullable=False)
@@ -477,6 +478,7 @@ class ImportBatch(Model):
     sha256 = Column(String(64), nullable=False, index=True)
     file_name = Column(String(255))
     imported_by_id = Column(Integer, ForeignKey("ab_user.id"))
+    imported_by = relationship(AppUser)
     imported_at = Column(DateTime, nullable=False, default=utcnow)
     created = Column(Integer, nullable=False, default=0)
     unchanged = Column(Integer, nullable=False, default=0)

@@ -182,3 +182,30 @@ def test_reference_tables_filled_from_csv(app):
         assert name in text
     text = page_text(client.get("/specialtyadminview/list/?psize_SpecialtyAdminView=100"))
     assert "房屋建筑工程" in text
+
+
+def test_junk_in_every_staff_form_never_gives_a_500(app, make_expert):
+    """Bad input everywhere gets a message, never a server error."""
+    from app.views.base import StaffModelView
+
+    account = make_expert("乱填")
+    client = app.test_client()
+    login_staff(client, "testadmin")
+    junk = {"start_date": "not-a-date", "end_date": "2001-13-45", "issue_date": "昨天",
+            "evaluated_on": "x", "graded_at": "y", "hours": "十", "expert": "999999999",
+            "education_level": "abc", "degree": "-1", "prefecture": "'; drop table",
+            "title_level": "x", "level": "x", "parent": "0", "senior": "maybe",
+            "main_specialty": "x", "title": "x", "political_status": "x",
+            "extra_specialties": ["x", "y"], "name": "<script>alert(1)</script>",
+            "id_number": "x" * 300, "code": "x" * 300, "content": "", "is_registered": "x"}
+    checked = 0
+    for view in app.appbuilder.baseviews:
+        if not isinstance(view, StaffModelView) or "can_add" not in view.base_permissions:
+            continue
+        for url in (f"/{view.route_base.strip('/')}/add",
+                    f"/{view.route_base.strip('/')}/edit/{account.expert_id}"):
+            resp = client.post(url, data=junk)
+            assert resp.status_code < 500, (url, resp.status_code)
+            assert "<script>alert(1)</script>" not in resp.get_data(True)
+            checked += 1
+    assert checked >= 20

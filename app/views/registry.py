@@ -29,11 +29,13 @@ from app.models import (
     Expert,
     Expertise,
     ExpertStatus,
+    ImportBatch,
     PoliticalStatus,
     Prefecture,
     Qualification,
     ReviewRecord,
     Specialty,
+    StoredFile,
     Title,
     TitleLevel,
     TrainingRecord,
@@ -255,9 +257,10 @@ EXPERT_TABS = [
 
 
 class ExpertAdminView(StaffModelView):
-    """专家列表 for 审核人员 and 管理员."""
+    """专家列表 for 审核人员 and 管理员. Experts are not deleted: 清退 is a status."""
 
     datamodel = SQLAInterface(Expert)
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_export"]
     class_permission_name = "Expert"
     list_template = "registry/expert_list.html"
     list_title = "专家列表"
@@ -366,6 +369,35 @@ REFERENCE_VIEWS = [
 ]
 
 
+class ImportBatchAdminView(StaffModelView):
+    """导入记录: one row per import, written by the importer only."""
+
+    datamodel = SQLAInterface(ImportBatch)
+    base_permissions = ["can_list", "can_show"]
+    base_order = ("imported_at", "desc")
+    list_title = show_title = "导入记录"
+    label_columns = {"file_name": "文件名", "imported_at": "导入时间", "created": "新增",
+                     "unchanged": "已存在未更改", "failed": "失败", "sha256": "文件摘要",
+                     "imported_by": "导入人"}
+    list_columns = ["imported_at", "file_name", "created", "unchanged", "failed", "imported_by"]
+    show_columns = [*list_columns, "sha256"]
+    search_columns = ["file_name", "imported_at"]
+
+
+class StoredFileAdminView(StaffModelView):
+    """上传文件: metadata only; the files themselves are served by the file view."""
+
+    datamodel = SQLAInterface(StoredFile)
+    base_permissions = ["can_list", "can_show"]
+    base_order = ("created_on", "desc")
+    list_title = show_title = "上传文件"
+    label_columns = {"owner": "上传人", "kind": "类别", "original_name": "文件名", "size": "大小（字节）",
+                     "sha256": "摘要", "content_type": "文件类型", "created_on": "上传时间"}
+    list_columns = ["created_on", "owner", "kind", "original_name", "size", "content_type"]
+    show_columns = [*list_columns, "sha256"]
+    search_columns = ["kind", "original_name", "content_type", "created_on"]
+
+
 class ImportForm(FlaskForm):
     file = FileField("专家信息表（xlsx）")
 
@@ -442,6 +474,8 @@ def register(appbuilder) -> None:
     add_menu_view(appbuilder, ExpertAdminView, "专家列表", category="专家库", icon="fa-users",
                         category_icon="fa-address-book")
     add_menu_view(appbuilder, ExpertImportView, "导入专家", category="专家库", icon="fa-upload")
+    add_menu_view(appbuilder, ImportBatchAdminView, "导入记录", category="专家库", icon="fa-history")
+    add_menu_view(appbuilder, StoredFileAdminView, "上传文件", category="专家库", icon="fa-file")
     for view in EXPERT_TABS:
         appbuilder.add_view_no_menu(view)
     for view, name in REFERENCE_VIEWS:
