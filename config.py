@@ -91,3 +91,14 @@ REFERENCE_DIR = os.environ.get("REFERENCE_DIR", str(BASE_DIR / "data" / "referen
 
 FAB_INDEX_VIEW = "app.views.home.HomeIndexView"
 FAB_BASE_TEMPLATE = "layout.html"
+
+# Login protection: lockout per account and per IP, captcha after a few failures.
+REDIS_URL = os.environ.get("REDIS_URL")  # shared counters across workers; else the database
+LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", 5))
+LOGIN_MAX_FAILURES_PER_IP = int(os.environ.get("LOGIN_MAX_FAILURES_PER_IP", 5))
+LOGIN_LOCK_MINUTES = int(os.environ.get("LOGIN_LOCK_MINUTES", 15))
+LOGIN_CAPTCHA_AFTER = int(os.environ.get("LOGIN_CAPTCHA_AFTER", 3))
+SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", 30))
+SESSION_ABSOLUTE_HOURS = int(os.environ.get("SESSION_ABSOLUTE_HOURS", 12))
+# Behind a reverse proxy, the number of proxies whose X-Forwarded-For is trusted.
+PROXY_COUNT = int(os.environ.get("PROXY_COUNT", 0))

@@ -36,7 +36,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
         register_views(appbuilder)
 
+    from app.audit_hooks import register_audit_hooks
     from app.guards import register_guards
+
+    register_audit_hooks()
 
     register_guards(app)
     from app.cli import register_cli

@@ -484,3 +484,51 @@ class ImportBatch(Model):
     unchanged = Column(Integer, nullable=False, default=0)
     failed = Column(Integer, nullable=False, default=0)
 
+
+
+class AuditEvent(Model):
+    """审计日志: append-only (the database refuses UPDATE and DELETE, see the migration)."""
+
+    __tablename__ = "audit_event"
+    id = Column(Integer, primary_key=True)
+    occurred_at = Column(DateTime, nullable=False, default=utcnow, index=True)  # UTC
+    actor_id = Column(Integer, index=True)  # no FK: entries outlive accounts
+    actor_name = Column(String(128))
+    ip = Column(String(45))
+    action = Column(String(20), nullable=False, index=True)
+    object_type = Column(String(40))
+    object_id = Column(String(40))
+    detail = Column(Text)
+    before = Column(Text)  # JSON
+    after = Column(Text)  # JSON
+
+    __table_args__ = (Index("ix_audit_event_object", "object_type", "object_id"),)
+
+    def __repr__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.action}"
+
+
+class UserSession(Model):
+    """A signed-in browser, checked on every request: logout, password change and the
+    idle/absolute limits end it here, so a copied cookie is refused afterwards."""
+
+    __tablename__ = "user_session"
+    id = Column(Integer, primary_key=True)
+    token_hash = Column(String(64), unique=True, nullable=False)
+    user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), nullable=False,
+                     index=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    last_seen_at = Column(DateTime, nullable=False, default=utcnow)
+    ended_at = Column(DateTime)
+    end_reason = Column(String(20))
+    ip = Column(String(45))
+
+
+class LoginThrottle(Model):
+    """Consecutive failed logins per account and per IP (when Redis is not configured)."""
+
+    __tablename__ = "login_throttle"
+    key = Column(String(200), primary_key=True)  # "account:<name>" or "ip:<address>"
+    failures = Column(Integer, nullable=False, default=0)
+    locked_until = Column(DateTime)
+    updated_at = Column(DateTime, nullable=False, default=utcnow)

@@ -1,27 +1,39 @@
-"""Our security manager: the manual's login (专家 / 管理人员, account = pinyin or phone)."""
+"""Our security manager: the manual's login (专家 / 管理人员, account = pinyin or phone),
+lockout after repeated failures on every login path, server-side sessions."""
 from __future__ import annotations
 
-from flask import flash, g, redirect, request, url_for
+import io
+import secrets
+
+from flask import current_app, flash, g, redirect, request, send_file, session, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import AuthDBView
 from flask_appbuilder.utils.base import get_safe_redirect
 from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
+from werkzeug.security import check_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
-from app.models import AppUser, Expert
+from app.audit_hooks import client_ip
+from app.extensions import db
+from app.models import AppUser, Expert, utcnow
+from app.services import audit, login_guard, sessions
+from app.services.audit import Action, Actor
 from app.services.roles import ROLE_EXPERT, STAFF_ROLES
 from app.services.validators import looks_like_phone, normalize_phone
 
 LOGIN_FAILED = "账号或密码错误，请重新输入"
 LOGIN_KINDS = {"expert": "专家", "staff": "管理人员"}
+CAPTCHA_CHARS = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+SESSION_TOKEN = "sid"
 
 
 class LoginForm(FlaskForm):
     username = StringField("账号", validators=[DataRequired(message="请输入账号")])
     password = PasswordField("密码", validators=[DataRequired(message="请输入密码")])
+    captcha = StringField("验证码")
 
 
 def user_is_expert(user: AppUser) -> bool:
@@ -30,6 +42,37 @@ def user_is_expert(user: AppUser) -> bool:
 
 def user_is_staff(user: AppUser) -> bool:
     return any(r.name in STAFF_ROLES for r in user.roles)
+
+
+def throttle_store() -> login_guard.ThrottleStore:
+    """Redis when REDIS_URL is set (shared by every worker), else the database."""
+    url = current_app.config.get("REDIS_URL")
+    if url:
+        client = current_app.extensions.get("login_redis")
+        if client is None:
+            import redis
+
+            client = redis.Redis.from_url(url, socket_timeout=2)
+            current_app.extensions["login_redis"] = client
+        return login_guard.RedisThrottleStore(client)
+    return login_guard.DatabaseThrottleStore(db.session)
+
+
+def login_policy() -> login_guard.Policy:
+    cfg = current_app.config
+    return login_guard.Policy(
+        max_failures=cfg["LOGIN_MAX_FAILURES"], max_failures_per_ip=cfg["LOGIN_MAX_FAILURES_PER_IP"],
+        lock_minutes=cfg["LOGIN_LOCK_MINUTES"], captcha_after=cfg["LOGIN_CAPTCHA_AFTER"])
+
+
+def start_session(user: AppUser) -> None:
+    session[SESSION_TOKEN] = sessions.start(db.session, user.id, client_ip(), utcnow())
+
+
+def end_session(reason: str) -> None:
+    sessions.end(db.session, session.get(SESSION_TOKEN), utcnow(), reason)
+    logout_user()
+    session.clear()
 
 
 class LoginView(AuthDBView):
@@ -47,28 +90,63 @@ class LoginView(AuthDBView):
         kind = request.values.get("login_kind", "expert")
         if kind not in LOGIN_KINDS:
             kind = "expert"
-        if form.validate_on_submit():
+        store, policy = throttle_store(), login_policy()
+        typed = (form.username.data or "").strip() if request.method == "POST" else None
+        need_captcha = login_guard.needs_captcha(store, typed, client_ip(), policy)
+        if form.validate_on_submit() and self._captcha_ok(form, need_captcha):
             user = self.appbuilder.sm.auth_user_db(form.username.data, form.password.data)
             # An account may only sign in on its own tab; the message does not say why.
             if user and not (user_is_expert(user) if kind == "expert" else user_is_staff(user)):
                 user = None
             if user:
+                session.pop("captcha", None)
                 login_user(user, remember=False)
+                start_session(user)
                 if user.must_change_password:
                     flash("首次登录请立即修改密码", "warning")
                     return redirect(url_for("AccountView.change_password"))
-                next_url = get_safe_redirect(request.args.get("next", ""))
-                return redirect(next_url)
+                return redirect(get_safe_redirect(request.args.get("next", "")))
             form.password.errors = [LOGIN_FAILED]
-        resp = self.render_template(
+            need_captcha = login_guard.needs_captcha(store, typed, client_ip(), policy)
+        form.captcha.data = ""
+        return self.render_template(
             self.login_template, title=self.title, form=form, appbuilder=self.appbuilder,
-            login_kind=kind, login_kinds=LOGIN_KINDS,
+            login_kind=kind, login_kinds=LOGIN_KINDS, need_captcha=need_captcha,
         )
+
+    @staticmethod
+    def _captcha_ok(form: LoginForm, needed: bool) -> bool:
+        if not needed:
+            return True
+        expected = session.pop("captcha", None)
+        typed = (form.captcha.data or "").strip().upper()
+        if not typed:
+            form.captcha.errors = ["请输入验证码"]
+            return False
+        if not expected or not secrets.compare_digest(typed, expected):
+            form.captcha.errors = ["验证码错误，请重新输入"]
+            return False
+        return True
+
+    @expose("/login/captcha.png")
+    def captcha(self):
+        """An image captcha drawn here (no outside service): the intranet has none."""
+        from captcha.image import ImageCaptcha
+
+        code = "".join(secrets.choice(CAPTCHA_CHARS) for _ in range(4))
+        session["captcha"] = code
+        image = ImageCaptcha(width=160, height=60).generate(code)
+        resp = send_file(io.BytesIO(image.read()), mimetype="image/png")
+        resp.headers["Cache-Control"] = "no-store"
         return resp
 
     @expose("/logout/", methods=["POST"])
     def logout(self):
-        logout_user()
+        user = self._get_authenticated_user()
+        if user is not None:
+            audit.record(db.session, Action.LOGOUT, actor=Actor(user.id, user.username, client_ip()),
+                         object_type="用户", object_id=user.username)
+        end_session("退出登录")
         return redirect(url_for(f"{self.endpoint}.login"))
 
 
@@ -77,7 +155,8 @@ class ExpertSecurityManager(SecurityManager):
     authdbview = LoginView
 
     def auth_user_db(self, username, password):
-        """Experts may also sign in with their mobile number."""
+        """Every login path (web form, API) comes here: phone numbers are accepted as
+        accounts, and failures are counted and locked out before any password check."""
         username = (username or "").strip()
         if looks_like_phone(username):
             user_id = (
@@ -85,8 +164,30 @@ class ExpertSecurityManager(SecurityManager):
                 .filter(Expert.phone == normalize_phone(username))
                 .scalar()
             )
-            if user_id:
-                user = self.session.get(AppUser, user_id)
-                if user is not None:
-                    username = user.username
-        return super().auth_user_db(username, password)
+            user = self.session.get(AppUser, user_id) if user_id else None
+            if user is not None:
+                username = user.username
+        store, policy, ip, now = throttle_store(), login_policy(), client_ip(), utcnow()
+        actor = Actor(None, username[:128], ip)
+        if login_guard.is_locked(store, username, ip, now):
+            # Same answer, same cost as a wrong password: nothing tells a lock apart.
+            check_password_hash(current_app.config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"], "x")
+            audit.record(self.session, Action.LOGIN_FAILED, actor=actor, object_type="用户",
+                         object_id=username, detail="账号或IP已锁定")
+            self.session.commit()
+            return None
+        user = super().auth_user_db(username, password)
+        if user is not None:
+            login_guard.register_success(store, username, ip)
+            audit.record(self.session, Action.LOGIN, actor=Actor(user.id, user.username, ip),
+                         object_type="用户", object_id=user.username)
+        else:
+            newly_locked = login_guard.register_failure(store, username, ip, now, policy)
+            audit.record(self.session, Action.LOGIN_FAILED, actor=actor, object_type="用户",
+                         object_id=username)
+            if newly_locked:
+                audit.record(self.session, Action.LOCKED, actor=actor, object_type="用户",
+                             object_id=username,
+                             detail=f"连续{policy.max_failures}次登录失败，锁定{policy.lock_minutes}分钟")
+        self.session.commit()
+        return user

@@ -8,7 +8,12 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField
 
+from app.audit_hooks import current_actor
 from app.extensions import db
+from app.models import utcnow
+from app.security import start_session
+from app.services import audit, sessions
+from app.services.audit import Action
 from app.services.accounts import FieldErrors, change_password
 from app.views import add_menu_view
 
@@ -40,7 +45,12 @@ class AccountView(BaseView):
                 for name, message in exc.errors.items():
                     getattr(form, name).errors = [message]
             else:
+                audit.record(db.session, Action.PASSWORD_CHANGED, actor=current_actor(),
+                             object_type="用户", object_id=user.username)
                 db.session.commit()
+                # every other browser signed in with the old password is signed out
+                sessions.end_all(db.session, user.id, utcnow(), "修改密码")
+                start_session(user)
                 flash("密码修改成功", "success")
                 return redirect(url_for("HomeIndexView.index"))
         return self.render_template(

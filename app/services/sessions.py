@@ -1,0 +1,79 @@
+"""Server-side sessions: a token in the signed cookie, its hash and times in user_session.
+A request is accepted only while its session is open, used within the idle limit and
+younger than the absolute limit; logout and password change close it for good."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.models import UserSession
+
+IDLE_LIMIT = dt.timedelta(minutes=30)
+ABSOLUTE_LIMIT = dt.timedelta(hours=12)
+# last_seen_at is written at most this often: one write a minute, not one per request.
+TOUCH_EVERY = dt.timedelta(seconds=60)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start(session: Session, user_id: int, ip: str | None, now: dt.datetime) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(UserSession(token_hash=_hash(token), user_id=user_id, created_at=now,
+                            last_seen_at=now, ip=ip))
+    session.commit()
+    return token
+
+
+def check(session: Session, token: str | None, user_id: int, now: dt.datetime,
+          idle: dt.timedelta = IDLE_LIMIT, absolute: dt.timedelta = ABSOLUTE_LIMIT) -> str | None:
+    """None when the session may go on, else why not (as shown to the user)."""
+    if not token:
+        return "请重新登录"
+    row = session.execute(
+        select(UserSession).where(UserSession.token_hash == _hash(token))
+    ).scalar_one_or_none()
+    if row is None or row.user_id != user_id or row.ended_at is not None:
+        return "登录已失效，请重新登录"
+    if now - row.created_at > absolute:
+        _end(row, now, "超过12小时")
+        session.commit()
+        return "登录已超过12小时，请重新登录"
+    if now - row.last_seen_at > idle:
+        _end(row, now, "闲置超时")
+        session.commit()
+        return "30分钟未操作，请重新登录"
+    if now - row.last_seen_at > TOUCH_EVERY:
+        row.last_seen_at = now
+        session.commit()
+    return None
+
+
+def _end(row: UserSession, now: dt.datetime, reason: str) -> None:
+    row.ended_at = now
+    row.end_reason = reason
+
+
+def end(session: Session, token: str | None, now: dt.datetime, reason: str) -> None:
+    if not token:
+        return
+    session.execute(
+        update(UserSession)
+        .where(UserSession.token_hash == _hash(token), UserSession.ended_at.is_(None))
+        .values(ended_at=now, end_reason=reason)
+    )
+    session.commit()
+
+
+def end_all(session: Session, user_id: int, now: dt.datetime, reason: str) -> None:
+    session.execute(
+        update(UserSession)
+        .where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
+        .values(ended_at=now, end_reason=reason)
+    )
+    session.commit()
