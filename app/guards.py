@@ -32,8 +32,9 @@ PASSWORD_CHANGE_ALLOWED = {
     "LocaleView.index",
     "static",
     "appbuilder.static",
+    "favicon",
 }
-STATIC_ENDPOINTS = {"static", "appbuilder.static"}
+STATIC_ENDPOINTS = {"static", "appbuilder.static", "favicon"}
 
 
 def csp_nonce() -> str:

@@ -404,7 +404,7 @@ class BankAccount(Model):
                        index=True)
     expert = relationship(Expert, back_populates="bank_accounts")
     bank_name = Column(String(100))  # 开户银行
-    account_no = Column(String(32))  # 银行账号
+    account_no = Column(String(32), index=True)  # 银行账号 (found by exact value only)
     holder = Column(String(40))  # 户名
 
     @property

@@ -9,7 +9,7 @@ from tests.conftest import login_expert, login_staff
 # Endpoints an expert may reach; everything else must answer 403/404/405 (or send to login).
 EXPERT_ENDPOINTS = {
     "static", "appbuilder.static", "HomeIndexView.index", "LoginView.login", "LoginView.logout",
-    "LoginView.captcha",
+    "LoginView.captcha", "favicon",
     "LocaleView.index", "AccountView.change_password", "MyProfileView.profile",
     "UtilView.back", "MenuApi.get_menu_data",
     # the JWT login API answers anyone (400 without credentials); issue #3 adds its lockout

@@ -10,14 +10,17 @@ from typing import Any
 ROLE_ADMIN = "管理员"
 ROLE_REVIEWER = "审核人员"
 ROLE_EXPERT = "专家"
+ROLE_AUDITOR = "审计员"
 
 # audience → roles that get it. The admin role receives every permission.
 AUDIENCE_ROLES: dict[str, tuple[str, ...]] = {
     "staff": (ROLE_REVIEWER,),
     "expert": (ROLE_EXPERT,),
-    "everyone": (ROLE_REVIEWER, ROLE_EXPERT),
+    "audit": (ROLE_AUDITOR,),
+    "everyone": (ROLE_REVIEWER, ROLE_EXPERT, ROLE_AUDITOR),
 }
-STAFF_ROLES = (ROLE_ADMIN, ROLE_REVIEWER)
+# Accounts that sign in on the 管理人员 tab.
+STAFF_ROLES = (ROLE_ADMIN, ROLE_REVIEWER, ROLE_AUDITOR)
 
 
 def _audience_of(view: Any) -> str | None:

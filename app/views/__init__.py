@@ -16,7 +16,8 @@ def add_menu_view(appbuilder: Any, view: Any, name: str, category: str | None = 
 
 
 def register_views(appbuilder: Any) -> None:
-    from app.views import account, registry
+    from app.views import account, audit, registry
 
     registry.register(appbuilder)
+    audit.register(appbuilder)
     account.register(appbuilder)

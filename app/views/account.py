@@ -13,8 +13,8 @@ from app.extensions import db
 from app.models import utcnow
 from app.security import start_session
 from app.services import audit, sessions
-from app.services.audit import Action
 from app.services.accounts import FieldErrors, change_password
+from app.services.audit import Action
 from app.views import add_menu_view
 
 

@@ -13,4 +13,8 @@ class HomeIndexView(IndexView):
             return redirect(url_for("LoginView.login"))
         if user_is_expert(current_user):
             return redirect(url_for("MyProfileView.profile"))
-        return redirect(url_for("ExpertAdminView.list"))
+        if self.appbuilder.sm.has_access("can_list", "Expert"):
+            return redirect(url_for("ExpertAdminView.list"))
+        if self.appbuilder.sm.has_access("can_list", "AuditEvent"):
+            return redirect(url_for("AuditEventView.list"))
+        return redirect(url_for("AccountView.change_password"))

@@ -16,6 +16,7 @@ from flask_wtf.file import FileField
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms import SelectField
 
+from app.audit_hooks import current_actor
 from app.extensions import db
 from app.models import (
     AdmissionType,
@@ -41,7 +42,9 @@ from app.models import (
     TrainingRecord,
     WorkExperience,
 )
+from app.services import audit
 from app.services import experts as expert_service
+from app.services.audit import Action
 from app.services.export import EXPORT_MIME, export_experts
 from app.services.importer import IMPORT_COLUMNS, import_experts, template_workbook
 from app.services.validators import (
@@ -196,6 +199,12 @@ class AvoidanceUnitAdminView(ExpertChildView):
     validators_columns = {"credit_code": [FieldCheck(validate_credit_code, required=False)]}
 
 
+def record_personal_data_view(object_type: str, pk) -> None:
+    audit.record(db.session, Action.VIEW_PERSONAL_DATA, actor=current_actor(),
+                 object_type=object_type, object_id=pk)
+    db.session.commit()
+
+
 class BankAccountAdminView(ExpertChildView):
     datamodel = SQLAInterface(BankAccount)
     list_title = show_title = add_title = edit_title = "账户信息"
@@ -204,7 +213,15 @@ class BankAccountAdminView(ExpertChildView):
     list_columns = ["bank_name", "account_no_masked", "holder"]
     show_columns = ["expert", "bank_name", "account_no", "holder"]
     add_columns = edit_columns = ["expert", "bank_name", "account_no", "holder"]
-    search_columns = ["expert", "bank_name"]
+    search_columns = ["expert", "bank_name", "account_no"]
+    exact_search_columns = ("account_no",)
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        resp = super().show(pk)
+        record_personal_data_view("银行账户", pk)
+        return resp
 
 
 class AttachmentAdminView(ExpertChildView):
@@ -313,6 +330,14 @@ class ExpertAdminView(StaffModelView):
     def pre_add(self, item: Expert) -> None:
         expert_service.prepare_new_expert(db.session, item)
 
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        """The full 身份证号 and phone numbers are on this page: each view is recorded."""
+        resp = super().show(pk)
+        record_personal_data_view("专家", pk)
+        return resp
+
     def pre_update(self, item: Expert) -> None:
         expert_service.prepare_changed_expert(item)
 
@@ -333,6 +358,9 @@ class ExpertAdminView(StaffModelView):
             .yield_per(1000)
         )
         data = export_experts(rows)
+        audit.record(db.session, Action.EXPORT, actor=current_actor(), object_type="专家",
+                     detail=f"导出 Excel，筛选条件：{request.query_string.decode() or '无'}")
+        db.session.commit()
         return send_file(io.BytesIO(data), mimetype=EXPORT_MIME, as_attachment=True,
                          download_name="专家列表.xlsx")
 
@@ -426,6 +454,11 @@ class ExpertImportView(BaseView):
                     db.session, upload.read(), file_name=upload.filename,
                     actor_id=current_user.id,
                 )
+                audit.record(db.session, Action.IMPORT, actor=current_actor(),
+                             object_type="专家", detail=(
+                                 f"{upload.filename}：新增{report.created}，"
+                                 f"未更改{report.unchanged}，失败{report.failed}"))
+                db.session.commit()
                 if report.file_error:
                     form.file.errors = [report.file_error]
                     report = None

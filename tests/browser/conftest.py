@@ -36,23 +36,32 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+def _open(browser, **options):
+    """A page that records console errors: a CSP violation or a script error fails the test."""
+    context = browser.new_context(locale="zh-CN", **options)
     page = context.new_page()
     page.set_default_timeout(15_000)
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return context, page, errors
+
+
+@pytest.fixture
+def page(browser):
+    context, page, errors = _open(browser, viewport={"width": 1280, "height": 900})
     yield page
     context.close()
+    assert not errors, errors
 
 
 @pytest.fixture
 def phone_page(browser):
-    context = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN",
+    context, page, errors = _open(browser, viewport={"width": 360, "height": 740},
                                   is_mobile=True, has_touch=True, device_scale_factor=2)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
     yield page
     context.close()
+    assert not errors, errors
 
 
 def shot(page, name: str) -> None:
