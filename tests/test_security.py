@@ -1,0 +1,342 @@
+"""Sessions, lockout, captcha, headers and the audit trail (issue #3)."""
+import datetime as dt
+import json
+import socket
+
+import pytest
+from sqlalchemy import text
+
+from app.services import login_guard, sessions
+from tests.conftest import EXPERT_PASSWORD, login, login_expert, login_staff, page_text
+
+FAILED = "账号或密码错误"
+
+
+def _reset_throttle(app):
+    from app.extensions import db
+    from app.models import LoginThrottle
+
+    with app.app_context():
+        db.session.query(LoginThrottle).delete()
+        db.session.commit()
+        db.session.remove()
+
+
+@pytest.fixture(autouse=True)
+def clean_throttle(app):
+    _reset_throttle(app)
+    yield
+    _reset_throttle(app)
+
+
+def _audit(app, **filters):
+    from app.extensions import db
+    from app.models import AuditEvent
+
+    with app.app_context():
+        rows = db.session.query(AuditEvent).filter_by(**filters).order_by(AuditEvent.id).all()
+        out = [(r.action, r.actor_name, r.object_id, r.detail, r.ip, r.before, r.after)
+               for r in rows]
+        db.session.remove()
+    return out
+
+
+# ---------------------------------------------------------------- sessions
+
+def test_replayed_cookie_after_logout_is_refused(app, make_expert):
+    account = make_expert()
+    client = app.test_client()
+    login_expert(client, account)
+    assert client.get("/expert/").status_code == 200
+    saved = client.get_cookie("session").value
+    client.post("/logout/")
+    thief = app.test_client()
+    thief.set_cookie("session", saved)
+    resp = thief.get("/expert/")
+    assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+
+
+def test_password_change_ends_other_sessions(app, make_expert):
+    account = make_expert()
+    office, home = app.test_client(), app.test_client()
+    login_expert(office, account)
+    login_expert(home, account)
+    resp = office.post("/account/password", data={
+        "current_password": EXPERT_PASSWORD, "new_password": "Kunlun2025x",
+        "confirm_password": "Kunlun2025x"})
+    assert resp.status_code == 302
+    assert office.get("/expert/").status_code == 200  # the browser that changed it goes on
+    assert home.get("/expert/").status_code == 302  # the other one is signed out
+
+
+def _age_sessions(app, user_id, idle=None, created=None):
+    from app.extensions import db
+    from app.models import UserSession, utcnow
+
+    with app.app_context():
+        for row in db.session.query(UserSession).filter_by(user_id=user_id, ended_at=None):
+            if idle:
+                row.last_seen_at = utcnow() - idle
+            if created:
+                row.created_at = utcnow() - created
+        db.session.commit()
+        db.session.remove()
+
+
+def test_idle_timeout_of_thirty_minutes(app, make_expert):
+    account = make_expert()
+    client = app.test_client()
+    login_expert(client, account)
+    _age_sessions(app, account.user_id, idle=dt.timedelta(minutes=29))
+    assert client.get("/expert/").status_code == 200
+    _age_sessions(app, account.user_id, idle=dt.timedelta(minutes=31))
+    resp = client.get("/expert/")
+    assert resp.status_code == 302
+    assert "30分钟未操作" in page_text(client.get("/login/"))
+
+
+def test_absolute_timeout_of_twelve_hours(app, make_expert):
+    account = make_expert()
+    client = app.test_client()
+    login_expert(client, account)
+    _age_sessions(app, account.user_id, created=dt.timedelta(hours=11, minutes=59))
+    assert client.get("/expert/").status_code == 200
+    _age_sessions(app, account.user_id, created=dt.timedelta(hours=12, minutes=1))
+    assert client.get("/expert/").status_code == 302
+
+
+def test_session_rules_with_a_controlled_clock(app):
+    from app.extensions import db
+
+    t0 = dt.datetime(2025, 5, 23, 8, 0)
+    with app.app_context():
+        token = sessions.start(db.session, 1, "10.0.0.1", t0)
+        assert sessions.check(db.session, token, 1, t0 + dt.timedelta(minutes=20)) is None
+        assert sessions.check(db.session, token, 2, t0) is not None  # someone else's token
+        assert sessions.check(db.session, token, 1, t0 + dt.timedelta(minutes=49)) is None
+        assert "30分钟" in sessions.check(db.session, token, 1, t0 + dt.timedelta(minutes=80))
+        assert sessions.check(db.session, token, 1, t0 + dt.timedelta(minutes=81)) is not None
+        db.session.remove()
+
+
+# ---------------------------------------------------------------- lockout and captcha
+
+def attempt(client, username, password, ip="127.0.0.1"):
+    """A login as a person makes it: reading and typing the captcha when one is shown."""
+    client.get("/login/captcha.png", environ_base={"REMOTE_ADDR": ip})
+    with client.session_transaction() as s:
+        code = s.get("captcha")
+    return client.post("/login/?login_kind=expert", data={
+        "username": username, "password": password, "login_kind": "expert", "captcha": code},
+        environ_base={"REMOTE_ADDR": ip})
+
+
+def test_sixth_attempt_is_refused_even_with_the_right_password(app, make_expert):
+    account = make_expert("锁定甲")
+    client = app.test_client()
+    for _ in range(5):
+        assert FAILED in page_text(attempt(client, account.username, "Wrong12345"))
+    resp = attempt(client, account.username, account.password)
+    assert resp.status_code == 200 and FAILED in page_text(resp)
+    events = [e[0] for e in _audit(app, object_id=account.username)]
+    assert "账号锁定" in events and events.count("登录失败") >= 6
+
+
+def test_lockout_holds_on_the_api_login_too(app, make_expert):
+    account = make_expert("锁定乙")
+    api = app.test_client()
+    for _ in range(5):
+        resp = api.post("/api/v1/security/login", json={
+            "username": account.username, "password": "Wrong12345", "provider": "db"})
+        assert resp.status_code == 401
+    resp = api.post("/api/v1/security/login", json={
+        "username": account.username, "password": account.password, "provider": "db"})
+    assert resp.status_code == 401
+    # and the web form is locked for that account as well (from another address)
+    resp = attempt(app.test_client(), account.username, account.password, ip="10.9.9.9")
+    assert resp.status_code == 200 and FAILED in page_text(resp)
+
+
+def test_lock_runs_out_after_fifteen_minutes(app):
+    from app.extensions import db
+
+    policy = login_guard.Policy()
+    t0 = dt.datetime(2025, 5, 23, 8, 0)
+    with app.app_context():
+        store = login_guard.DatabaseThrottleStore(db.session)
+        for i in range(5):
+            locked = login_guard.register_failure(store, "clock", "10.1.1.1", t0, policy)
+            assert locked == (i == 4)
+        assert login_guard.is_locked(store, "clock", "10.1.1.2", t0 + dt.timedelta(minutes=14))
+        assert not login_guard.is_locked(store, "clock", "10.1.1.2", t0 + dt.timedelta(minutes=16))
+        login_guard.register_success(store, "clock", "10.1.1.1")
+        db.session.remove()
+
+
+def test_unknown_account_wrong_password_and_locked_look_the_same(app, make_expert):
+    account = make_expert("同样提示")
+    texts = []
+    for username in ("no-such-account", account.username):
+        texts.append(page_text(login(app.test_client(), username, "Wrong12345")))
+    assert all(FAILED in t for t in texts)
+
+
+def test_captcha_after_three_failures(app, make_expert):
+    account = make_expert("验证码")
+    client = app.test_client()
+    for _ in range(2):
+        assert "验证码" not in page_text(login(client, account.username, "Wrong12345"))
+    resp = login(client, account.username, "Wrong12345")
+    assert 'id="captcha-image"' in resp.get_data(True)
+    image = client.get("/login/captcha.png")
+    assert image.mimetype == "image/png" and image.data[:8] == b"\x89PNG\r\n\x1a\n"
+    # right password but no captcha: asked for it, not signed in, and nothing counted
+    resp = login(client, account.username, account.password)
+    assert "请输入验证码" in page_text(resp)
+    client.get("/login/captcha.png")
+    resp = client.post("/login/?login_kind=expert", data={
+        "username": account.username, "password": account.password, "login_kind": "expert",
+        "captcha": "ZZZZ"})
+    assert "验证码错误" in page_text(resp)
+    client.get("/login/captcha.png")
+    with client.session_transaction() as s:
+        code = s["captcha"]
+    resp = client.post("/login/?login_kind=expert", data={
+        "username": account.username, "password": account.password, "login_kind": "expert",
+        "captcha": code.lower()})
+    assert resp.status_code == 302
+
+
+def _redis_available() -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _redis_available(), reason="no Redis on 127.0.0.1:6379")
+def test_redis_store_shares_counters():
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=6379)
+    prefix = f"test-login-{dt.datetime.now().timestamp()}:"
+    one, two = (login_guard.RedisThrottleStore(client, prefix) for _ in range(2))
+    policy, t0 = login_guard.Policy(), dt.datetime(2025, 5, 23, 8, 0)
+    for _ in range(3):
+        login_guard.register_failure(one, "r", "10.2.2.2", t0, policy)
+    for _ in range(2):
+        login_guard.register_failure(two, "r", "10.2.2.3", t0, policy)
+    assert login_guard.is_locked(one, "r", "10.0.0.0", t0)  # 5 across both "workers"
+    assert not login_guard.is_locked(one, "r", "10.0.0.0", t0 + dt.timedelta(minutes=16))
+    login_guard.register_success(one, "r", "10.2.2.2")
+    assert two.get(login_guard.account_key("r")).failures == 0
+
+
+# ---------------------------------------------------------------- headers
+
+def test_security_headers(app, make_expert):
+    client = app.test_client()
+    login_expert(client, make_expert())
+    resp = client.get("/expert/")
+    csp = resp.headers["Content-Security-Policy"]
+    nonce = csp.split("'nonce-")[1].split("'")[0]
+    assert "frame-ancestors 'none'" in csp and "script-src 'self' 'nonce-" in csp
+    html = resp.get_data(True)
+    scripts = html.count("<script")
+    assert scripts > 0 and html.count(f'nonce="{nonce}"') == scripts
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["Referrer-Policy"] == "same-origin"
+    assert resp.headers["Cache-Control"] == "no-store"
+    assert "Strict-Transport-Security" not in resp.headers
+    secure = client.get("/login/", base_url="https://localhost")
+    assert "max-age" in secure.headers["Strict-Transport-Security"]
+    static = client.get("/static/app.css")
+    assert static.headers.get("Cache-Control") != "no-store"
+
+
+# ---------------------------------------------------------------- audit trail
+
+def test_audit_records_logins_exports_and_personal_data_views(app, make_expert):
+    account = make_expert("审计对象")
+    login(app.test_client(), account.username, "Wrong12345")
+    client = app.test_client()
+    login_staff(client)
+    client.get(f"/expertadminview/show/{account.expert_id}")
+    client.get("/expertadminview/export/?_flt_0_name=审计对象")
+    events = _audit(app, actor_name="testreviewer")
+    actions = [e[0] for e in events]
+    assert "登录成功" in actions and "查看个人信息" in actions and "导出" in actions
+    assert any(e[0] == "查看个人信息" and e[2] == str(account.expert_id) for e in events)
+    assert all(e[4] for e in events)  # the IP is recorded
+    assert ("登录失败", account.username) in [(e[0], e[1]) for e in _audit(app)]
+
+
+def test_audit_records_expert_changes_masked_and_role_changes(app, make_expert):
+    account = make_expert("改前", employer="甲单位")
+    client = app.test_client()
+    login_staff(client, "testadmin")
+    client.post(f"/expertadminview/edit/{account.expert_id}", data={
+        "name": "改后", "id_number": account.id_number, "phone": account.phone,
+        "employer": "乙单位", "admission_type": "续聘"})
+    events = [e for e in _audit(app, object_id=str(account.expert_id)) if e[0] == "修改"]
+    before, after = json.loads(events[-1][5]), json.loads(events[-1][6])
+    assert before["name"] == "改前" and after["name"] == "改后"
+    assert after["employer"] == "乙单位"
+    assert account.id_number not in events[-1][5] + events[-1][6]
+
+    from app.extensions import db
+    from flask_appbuilder.security.sqla.models import Role
+
+    with app.app_context():
+        role = db.session.query(Role).filter_by(name="审核人员").one()
+        role_id = role.id
+        db.session.remove()
+    resp = client.get(f"/roles/edit/{role_id}")
+    assert resp.status_code == 200
+    from app.services.roles import sync_roles
+    with app.test_request_context():
+        role = db.session.get(Role, role_id)
+        removed = str(role.permissions.pop())
+        db.session.commit()
+        sync_roles(app.appbuilder)  # and put it back
+        db.session.remove()
+    changes = _audit(app, action="角色权限变更", object_id="审核人员")
+    assert len(changes) >= 2
+    assert removed in changes[-2][5] and removed in changes[-1][6]
+
+
+def test_audit_is_append_only(app):
+    from app.extensions import db
+    from app.models import AuditEvent
+
+    with app.app_context():
+        for statement in ("UPDATE audit_event SET action = 'x'", "DELETE FROM audit_event"):
+            with pytest.raises(Exception, match="append-only"):
+                db.session.execute(text(statement))
+            db.session.rollback()
+        assert db.session.query(AuditEvent).count() > 0
+        db.session.remove()
+
+
+def test_auditor_reads_the_log_and_nothing_else(app):
+    from app.services.demo import create_staff_user
+    from app.services.roles import ROLE_AUDITOR
+    from tests.conftest import STAFF_PASSWORD
+
+    with app.app_context():
+        create_staff_user(app.appbuilder.sm, "testauditor", "测试审计员",
+                          "testauditor@example.gov.cn", ROLE_AUDITOR, STAFF_PASSWORD)
+        from app.extensions import db
+        db.session.remove()
+    client = app.test_client()
+    assert login(client, "testauditor", STAFF_PASSWORD, "staff").status_code == 302
+    assert client.get("/", follow_redirects=True).status_code == 200
+    assert "审计日志" in page_text(client.get("/auditeventview/list/"))
+    assert client.get("/auditeventview/list/?_flt_0_action=登录成功").status_code == 200
+    for url in ("/expertadminview/list/", "/users/list/", "/experts/import/",
+                "/auditeventview/edit/1", "/auditeventview/delete/1", "/auditeventview/add"):
+        assert client.get(url).status_code in (403, 404, 405), url
+    reviewer = app.test_client()
+    login_staff(reviewer)
+    assert reviewer.get("/auditeventview/list/").status_code == 403
