@@ -102,3 +102,7 @@ SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", 30))
 SESSION_ABSOLUTE_HOURS = int(os.environ.get("SESSION_ABSOLUTE_HOURS", 12))
 # Behind a reverse proxy, the number of proxies whose X-Forwarded-For is trusted.
 PROXY_COUNT = int(os.environ.get("PROXY_COUNT", 0))
+
+# Upload limits (bytes): photos and ID card sides; certificates, signed forms, attachments.
+UPLOAD_MAX_IMAGE_BYTES = int(os.environ.get("UPLOAD_MAX_IMAGE_BYTES", 2 * 1024 * 1024))
+UPLOAD_MAX_DOCUMENT_BYTES = int(os.environ.get("UPLOAD_MAX_DOCUMENT_BYTES", 10 * 1024 * 1024))

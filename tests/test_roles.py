@@ -18,42 +18,75 @@ EXPERT_ENDPOINTS = {
 REFUSED = {302, 401, 403, 404, 405}
 
 
-def _urls(app, pk: int):
-    """Every GET route of the app, ids and names filled with a real expert's."""
+def _victim_objects(app, victim):
+    """Rows of every kind that belong to the victim: an education row, a file, an attachment."""
+    from app.extensions import db
+    from app.models import Attachment, Education, Expert
+    from app.services import uploads
+    from tests.test_uploads import pdf
+
+    with app.app_context():
+        expert = db.session.get(Expert, victim.expert_id)
+        stored = uploads.store(db.session, owner_id=victim.user_id, kind_name="attachment",
+                               filename="受害者.pdf", data=pdf(),
+                               upload_dir=app.config["UPLOAD_FOLDER"])
+        education = Education(school="新疆大学")
+        attachment = Attachment(title="私密", file=stored)
+        expert.educations.append(education)
+        expert.attachments.append(attachment)
+        db.session.commit()
+        ids = {"expert": expert.id, "file": stored.id, "education": education.id,
+               "attachment": attachment.id}
+        db.session.remove()
+    return ids
+
+
+def _urls(app, ids):
+    """Every route of the app, once per victim object, its ids and names filled in."""
     for rule in app.url_map.iter_rules():
-        if "GET" not in rule.methods and "POST" not in rule.methods:
+        if not rule.arguments:
+            yield rule.endpoint, rule.rule
             continue
-        url = rule.rule
-        url = re.sub(r"<(int:)?pk>", str(pk), url)
-        url = re.sub(r"<(path:)?filename>", "x.pdf", url)
-        url = re.sub(r"<[^>]+>", "1", url)
-        yield rule.endpoint, url
+        for value in sorted(set(ids.values())):
+            url = rule.rule
+            url = re.sub(r"<(int:)?file_id>", str(ids["file"]), url)
+            url = re.sub(r"<(int:)?pk>", str(value), url)
+            url = re.sub(r"<(path:|string:)?filename>", "x.pdf", url)
+            url = re.sub(r"<[^>]+>", str(value), url)
+            yield rule.endpoint, url
 
 
-def test_expert_gets_no_staff_route(app, make_expert):
+def test_no_route_serves_another_experts_object(app, make_expert):
+    """Walks app.url_map: every page, action, download and API, with the victim's ids.
+    A new route that forgets the ownership rule (or the staff-only permission) fails here."""
     victim = make_expert("被访问")
+    ids = _victim_objects(app, victim)
     account = make_expert("越权者")
     client = app.test_client()
     login_expert(client, account)
     checked = 0
-    for endpoint, url in _urls(app, victim.expert_id):
+    for endpoint, url in _urls(app, ids):
         if endpoint in EXPERT_ENDPOINTS:
             continue
         for method in ("get", "post"):
-            # a POST carries what an action or a form would: the victim's id
-            data = {"action": "muldelete", "rowid": str(victim.expert_id), "name": "改掉"}
+            # a POST carries what an action or a form would: the victim's ids
+            data = {"action": "muldelete", "rowid": str(ids["expert"]), "name": "改掉",
+                    "expert": str(ids["expert"])}
             resp = client.get(url) if method == "get" else client.post(url, data=data)
             if resp.status_code == 302:
                 # only ever back to login or home: never a page of someone else
                 assert "/login" in resp.headers["Location"] or resp.headers["Location"].endswith("/")
             else:
                 assert resp.status_code in REFUSED, (method, url, resp.status_code)
+                assert b"%PDF" not in resp.data
             checked += 1
-    assert checked > 100
+    assert checked > 300
     # and nothing was changed through a POST
-    client2 = app.test_client()
-    login_staff(client2)
-    assert "被访问" in client2.get(f"/expertadminview/show/{victim.expert_id}").get_data(True)
+    staff = app.test_client()
+    login_staff(staff)
+    page = staff.get(f"/expertadminview/show/{victim.expert_id}").get_data(True)
+    assert "被访问" in page and "改掉" not in page
+    assert staff.get(f"/files/{ids['file']}").status_code == 200
 
 
 @pytest.mark.parametrize("url", ["/users/list/", "/roles/list/", "/permissions/list/",

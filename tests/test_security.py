@@ -285,8 +285,9 @@ def test_audit_records_expert_changes_masked_and_role_changes(app, make_expert):
     assert after["employer"] == "乙单位"
     assert account.id_number not in events[-1][5] + events[-1][6]
 
-    from app.extensions import db
     from flask_appbuilder.security.sqla.models import Role
+
+    from app.extensions import db
 
     with app.app_context():
         role = db.session.query(Role).filter_by(name="审核人员").one()

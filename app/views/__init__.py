@@ -16,8 +16,9 @@ def add_menu_view(appbuilder: Any, view: Any, name: str, category: str | None = 
 
 
 def register_views(appbuilder: Any) -> None:
-    from app.views import account, audit, registry
+    from app.views import account, audit, files, registry
 
     registry.register(appbuilder)
+    files.register(appbuilder)
     audit.register(appbuilder)
     account.register(appbuilder)

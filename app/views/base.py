@@ -36,6 +36,17 @@ def blank_none(value: Any) -> Any:
     return "" if value is None else value
 
 
+def file_link(stored: Any) -> Any:
+    """A stored file as a link to the ownership-checked download."""
+    if stored is None:
+        return ""
+    from flask import url_for
+    from markupsafe import Markup, escape
+
+    href = url_for("FileView.download", file_id=stored.id)
+    return Markup(f'<a href="{href}">{escape(stored.original_name)}</a>')
+
+
 def yes_no(value: Any) -> str:
     if value is None:
         return ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from flask import abort, current_app, request, send_file
+from flask import abort, current_app, g, request, send_file
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -47,6 +47,7 @@ from app.services import experts as expert_service
 from app.services.audit import Action
 from app.services.export import EXPORT_MIME, export_experts
 from app.services.importer import IMPORT_COLUMNS, import_experts, template_workbook
+from app.services.uploads import UploadRejected
 from app.services.validators import (
     ValidationError,
     validate_credit_code,
@@ -57,7 +58,8 @@ from app.services.validators import (
     validate_phone,
 )
 from app.views import add_menu_view
-from app.views.base import FieldCheck, StaffModelView, yes_no
+from app.views.base import FieldCheck, StaffModelView, file_link, yes_no
+from app.views.files import save_upload
 
 EXPERT_LABELS = {
     "application_no": "申请专家编号",
@@ -117,6 +119,7 @@ class EducationAdminView(ExpertChildView):
     show_columns = ["expert", *list_columns, "proof_file"]
     add_columns = edit_columns = ["expert", *list_columns]
     search_columns = ["expert", "education_level", "degree", "school", "major"]
+    formatters_columns = {"proof_file": file_link}
 
     def check_form(self, form) -> bool:
         return _date_range_ok(form)
@@ -132,7 +135,7 @@ class QualificationAdminView(ExpertChildView):
     show_columns = ["expert", *list_columns, "file"]
     add_columns = edit_columns = ["expert", *list_columns]
     search_columns = ["expert", "name", "title_level", "is_registered", "certificate_no"]
-    formatters_columns = {"is_registered": yes_no}
+    formatters_columns = {"is_registered": yes_no, "file": file_link}
 
     def check_form(self, form) -> bool:
         try:
@@ -225,13 +228,33 @@ class BankAccountAdminView(ExpertChildView):
 
 
 class AttachmentAdminView(ExpertChildView):
+    """附件: the file goes through the upload service and belongs to the expert's account."""
+
     datamodel = SQLAInterface(Attachment)
     list_title = show_title = add_title = edit_title = "附件"
-    label_columns = {"expert": "专家", "title": "附件名称", "file": "文件"}
+    label_columns = {"expert": "专家", "title": "附件名称", "file": "文件", "upload": "上传文件"}
     list_columns = ["title", "file"]
     show_columns = ["expert", "title", "file"]
-    add_columns = edit_columns = ["expert", "title"]
+    add_columns = ["expert", "title", "upload"]
+    edit_columns = ["expert", "title"]
     search_columns = ["expert", "title"]
+    add_form_extra_fields = {"upload": FileField("上传文件", description="PDF、JPG 或 PNG，不超过 10 MB")}
+    formatters_columns = {"file": file_link}
+
+    def check_form(self, form) -> bool:
+        if "upload" not in form:
+            return True
+        expert = form.expert.data
+        try:
+            g.pending_upload = save_upload(request.files.get("upload"), "attachment",
+                                           expert.user_id if expert else None)
+        except UploadRejected as exc:
+            form.upload.errors = [*form.upload.errors, exc.message]
+            return False
+        return True
+
+    def pre_add(self, item: Attachment) -> None:
+        item.file = g.pop("pending_upload", None)
 
 
 class ReviewRecordAdminView(ExpertChildView):

@@ -1,0 +1,174 @@
+"""The one upload service every form uses.
+
+A file is accepted by what it is, not what it is called: its type is read from its
+first bytes and checked against the allow-list of its kind; size is limited per kind;
+images are re-encoded (EXIF and anything appended dropped, size bounded); PDFs with
+scripts or embedded files are refused; SVG, HTML, polyglots and path tricks are
+refused with a Chinese message. Files are kept outside static/ under random names.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+from sqlalchemy.orm import Session
+
+from app.models import StoredFile, utcnow
+from app.services.validators import ValidationError
+
+JPEG, PNG, PDF = "image/jpeg", "image/png", "application/pdf"
+EXTENSIONS = {JPEG: (".jpg", ".jpeg"), PNG: (".png",), PDF: (".pdf",)}
+TYPE_NAMES = {JPEG: "JPG", PNG: "PNG", PDF: "PDF"}
+MB = 1024 * 1024
+MAX_IMAGE_SIDE = 2400
+# Markup or script anywhere in an image or PDF means a polyglot: a file that is also a page.
+ACTIVE_MARKERS = (b"<script", b"<html", b"<svg", b"<?php", b"<!doctype", b"<iframe", b"<body",
+                  b"javascript:", b"<?xml", b"<object", b"<embed")
+PDF_ACTIVE = (b"/javascript", b"/js ", b"/js(", b"/js<", b"/launch", b"/embeddedfile",
+              b"/richmedia", b"/xfa", b"/submitform", b"/importdata")
+Image.MAX_IMAGE_PIXELS = 40_000_000  # decompression bombs fail instead of eating memory
+
+
+class UploadRejected(ValidationError):
+    pass
+
+
+@dataclass(frozen=True)
+class UploadKind:
+    name: str
+    label: str
+    types: tuple[str, ...]
+    max_bytes: int
+
+
+IMAGE_ONLY = (JPEG, PNG)
+DOCUMENT = (PDF, JPEG, PNG)
+KINDS = {
+    k.name: k for k in (
+        UploadKind("photo", "一寸免冠照", IMAGE_ONLY, 2 * MB),
+        UploadKind("id_front", "身份证人像面", IMAGE_ONLY, 2 * MB),
+        UploadKind("id_back", "身份证国徽面", IMAGE_ONLY, 2 * MB),
+        UploadKind("education_proof", "学历证明文件", DOCUMENT, 10 * MB),
+        UploadKind("title_certificate", "职称证书文件", DOCUMENT, 10 * MB),
+        UploadKind("qualification", "资质证书", DOCUMENT, 10 * MB),
+        UploadKind("signed_form", "签字盖章的申请表", DOCUMENT, 10 * MB),
+        UploadKind("attachment", "附件", DOCUMENT, 10 * MB),
+    )
+}
+
+
+def kind_limits(kind: UploadKind, image_max: int | None, pdf_max: int | None) -> int:
+    """The configured limit for this kind (images and documents separately)."""
+    if kind.types == IMAGE_ONLY and image_max:
+        return image_max
+    if kind.types == DOCUMENT and pdf_max:
+        return pdf_max
+    return kind.max_bytes
+
+
+def sniff(data: bytes) -> str | None:
+    if data.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    if data.startswith(b"%PDF-"):
+        return PDF
+    return None
+
+
+def safe_name(filename: str | None) -> str:
+    """The user's file name, Chinese kept, with any path, control or odd characters removed."""
+    name = unicodedata.normalize("NFC", filename or "")
+    name = re.split(r"[\\/]", name)[-1]  # C:\\fakepath\\x.pdf, ../../etc/passwd
+    name = "".join(c for c in name if unicodedata.category(c)[0] != "C")  # controls, RTL marks
+    name = re.sub(r'[<>:"|?*\x00]', "", name).strip(" .")
+    stem, ext = os.path.splitext(name)
+    return (stem[:80] or "文件") + ext[:10].lower()
+
+
+def _describe(types: tuple[str, ...]) -> str:
+    return "/".join(TYPE_NAMES[t] for t in types)
+
+
+def check(kind: UploadKind, filename: str | None, data: bytes, max_bytes: int) -> tuple[str, str]:
+    """(content type, clean name) of an acceptable file, or UploadRejected with the reason."""
+    if not data:
+        raise UploadRejected("请选择要上传的文件（文件不能为空）")
+    if len(data) > max_bytes:
+        raise UploadRejected(f"文件过大：{kind.label}不能超过 {max_bytes // MB} MB")
+    name = safe_name(filename)
+    raw = filename or ""
+    if "\x00" in raw or ".." in raw.replace("\\", "/").split("/") or raw != raw.strip():
+        raise UploadRejected("文件名不合法，请重命名后再上传")
+    content_type = sniff(data)
+    if content_type not in kind.types:
+        raise UploadRejected(f"文件类型不符：{kind.label}只能上传 {_describe(kind.types)} 文件")
+    ext = os.path.splitext(name)[1]
+    if ext not in EXTENSIONS[content_type]:
+        raise UploadRejected(
+            f"文件扩展名与内容不符：这是 {TYPE_NAMES[content_type]} 文件，文件名应以"
+            f"{'或'.join(EXTENSIONS[content_type])}结尾")
+    lowered = data.lower()
+    if any(marker in lowered for marker in ACTIVE_MARKERS):
+        raise UploadRejected("文件包含网页或脚本内容，不能上传")
+    if content_type == PDF:
+        if any(marker in lowered for marker in PDF_ACTIVE):
+            raise UploadRejected("PDF 文件包含脚本、附件或表单动作，请重新导出为普通 PDF 后上传")
+        if b"%%eof" not in lowered[-2048:]:
+            raise UploadRejected("PDF 文件不完整或已损坏")
+    return content_type, name
+
+
+def reencode_image(data: bytes, content_type: str) -> bytes:
+    """Decode and encode again: drops EXIF and anything hidden after the image data."""
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            probe.verify()
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            if image.width * image.height > Image.MAX_IMAGE_PIXELS:
+                raise UploadRejected("图片尺寸过大")
+            image.thumbnail((MAX_IMAGE_SIDE, MAX_IMAGE_SIDE))
+            out = io.BytesIO()
+            if content_type == JPEG:
+                image.convert("RGB").save(out, "JPEG", quality=88, optimize=True)
+            else:
+                keep = "RGBA" if image.mode in ("RGBA", "LA", "P") else "RGB"
+                image.convert(keep).save(out, "PNG", optimize=True)
+            return out.getvalue()
+    except UploadRejected:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        raise UploadRejected("图片文件已损坏或无法识别，请重新拍照或扫描后上传") from None
+
+
+def stored_path(upload_dir: str | Path, stored_name: str) -> Path:
+    return Path(upload_dir) / stored_name[:2] / stored_name
+
+
+def store(session: Session, *, owner_id: int | None, kind_name: str, filename: str | None,
+          data: bytes, upload_dir: str | Path, image_max: int | None = None,
+          pdf_max: int | None = None) -> StoredFile:
+    kind = KINDS[kind_name]
+    content_type, name = check(kind, filename, data, kind_limits(kind, image_max, pdf_max))
+    if content_type in IMAGE_ONLY:
+        data = reencode_image(data, content_type)
+    stored_name = secrets.token_hex(16) + EXTENSIONS[content_type][0]
+    path = stored_path(upload_dir, stored_name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)  # never a half-written file under its real name
+    row = StoredFile(owner_id=owner_id, kind=kind.name, original_name=name, stored_name=stored_name,
+                     size=len(data), sha256=hashlib.sha256(data).hexdigest(),
+                     content_type=content_type, created_on=utcnow())
+    session.add(row)
+    session.flush()
+    return row

@@ -1,0 +1,62 @@
+"""Uploaded files, served only through the ownership rule, always as attachments."""
+from __future__ import annotations
+
+from flask import abort, current_app, send_file
+from flask_appbuilder import BaseView, expose
+from flask_appbuilder.security.decorators import has_access
+from flask_login import current_user
+
+from app.extensions import db
+from app.models import StoredFile
+from app.services.ownership import can_read_file
+from app.services.uploads import stored_path
+
+
+class FileView(BaseView):
+    route_base = "/files"
+    class_permission_name = "File"
+    audience = "everyone"
+    default_view = "download"
+
+    @expose("/<int:file_id>")
+    @has_access
+    def download(self, file_id: int):
+        stored = db.session.get(StoredFile, file_id)
+        if stored is None or not can_read_file(current_user, stored):
+            abort(404)
+        path = stored_path(current_app.config["UPLOAD_FOLDER"], stored.stored_name)
+        if not path.is_file():
+            abort(404)
+        resp = send_file(path, mimetype=stored.content_type, as_attachment=True,
+                         download_name=stored.original_name, max_age=0)
+        resp.headers["X-Content-Type-Options"] = "nosniff"
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+
+def register(appbuilder) -> None:
+    appbuilder.add_view_no_menu(FileView)
+
+
+def save_upload(file_storage, kind_name: str, owner_id: int | None) -> StoredFile:
+    """Store a file from a form through the upload service (UploadRejected on refusal)."""
+    from app.audit_hooks import current_actor
+    from app.services import audit, uploads
+    from app.services.audit import Action
+
+    cfg = current_app.config
+    data = file_storage.read() if file_storage else b""
+    name = file_storage.filename if file_storage else ""
+    try:
+        stored = uploads.store(
+            db.session, owner_id=owner_id, kind_name=kind_name, filename=name, data=data,
+            upload_dir=cfg["UPLOAD_FOLDER"], image_max=cfg["UPLOAD_MAX_IMAGE_BYTES"],
+            pdf_max=cfg["UPLOAD_MAX_DOCUMENT_BYTES"])
+    except uploads.UploadRejected as exc:
+        audit.record(db.session, Action.FILE_REJECTED, actor=current_actor(), object_type="文件",
+                     detail=f"{uploads.safe_name(name)}：{exc.message}")
+        db.session.commit()
+        raise
+    audit.record(db.session, Action.FILE_UPLOAD, actor=current_actor(), object_type="文件",
+                 object_id=stored.id, detail=stored.original_name)
+    return stored

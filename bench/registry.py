@@ -1,0 +1,813 @@
+"""The staff expert list (专家列表) at one million experts — issue #3.
+
+Loads N experts (default 1,000,000) with their account and child rows into SQLite or
+PostgreSQL with bulk inserts, then times the staff screens *through the real views*:
+the Flask test client of ``app.create_app()``, logged in as a 审核人员, exactly as
+tests/conftest.py builds the app (migrations, reference data, roles, staff user).
+
+    .venv/bin/python -m bench.registry --db sqlite                 # load + time
+    .venv/bin/python -m bench.registry --db postgresql
+    .venv/bin/python -m bench.registry --db sqlite --skip-load     # reuse the loaded file
+    .venv/bin/python -m bench.registry --db sqlite --experts 20000 # quick check
+
+Rows per expert: one ab_user account (+ its ab_user_role row, role 专家), the expert
+row, on average 1 education, 2 work_experience, 1 avoidance_unit (the employer, as the
+app keeps it) and 0.3 qualification rows. Values are valid and varied: GB 11643 ID
+numbers (make_id_number), unique phones, Chinese names with realistic duplicates and
+Uyghur names with "·", 专家编号 for the 已入库 experts, 14 市州, leaf 专业类别, 职称.
+
+Loading: one transaction. SQLite: the compiled Core ``insert()`` of each table is run
+with the DB-API ``executemany`` in large batches (rows are pre-formatted tuples, so
+SQLAlchemy's per-row bind processing is skipped). PostgreSQL: psycopg ``COPY ... FROM
+STDIN`` (``cursor.copy()``), foreign keys checked as usual, then the id sequences are
+moved past the loaded ids and the tables are VACUUM ANALYZEd (what autovacuum would do
+after such a load). SQLite gets no ANALYZE: the app never runs one.
+
+Timing: each request is repeated ``--repeat`` times after ``--warmup`` warm-ups; the
+median and p95 (nearest rank) are reported. One more request per query is made with a
+``before_cursor_execute`` / ``after_cursor_execute`` listener that records every SQL
+statement; the statements are then replayed (execute + fetchall) and the costliest are
+explained (EXPLAIN QUERY PLAN on SQLite, EXPLAIN (ANALYZE, BUFFERS) on PostgreSQL).
+
+Results: a table on stdout, bench/results/registry-<db>.json (figures, SQL, plans) and
+bench/results/registry-<db>-sql.txt (the same SQL and plans, readable).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import platform
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import create_engine, event, insert, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+RESULTS_DIR = ROOT / "bench" / "results"
+STAFF_USERNAME = "benchreviewer"
+STAFF_PASSWORD = "Bench2025pass"
+EXPERT_PASSWORD = "Zhuanjia2025"
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/bench"
+PAGE_SIZE = 20  # ExpertAdminView.page_size (StaffModelView)
+DEEP_PAGE = 24999  # FAB pages are 0-based: index 24999 is the 25,000th page
+
+# ----------------------------------------------------------------------------- data
+
+SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋"
+            "蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段"
+            "雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
+GIVEN_CHARS = ("建国志强海军新华丽娟红梅文杰庆立伟明晓东玉兰春花秀英德胜永刚卫学勇静敏燕霞"
+               "军平辉鹏飞涛超斌浩磊宇杰峰洋芳娜婷慧琳")
+GIVEN_PAIRS = ("建国", "志强", "海军", "新华", "丽娟", "红梅", "文杰", "国庆", "立新", "伟明",
+               "晓东", "建华", "玉兰", "春花", "秀英", "德胜", "永刚", "卫东", "学军", "建军",
+               "建平", "国强", "海燕", "小红", "丽华", "志刚", "建新", "文华", "晓明", "俊杰")
+UYGHUR = ("买买提", "艾力", "阿不都", "热合曼", "吐尔逊", "努尔", "古丽", "阿依古丽", "帕提古丽",
+          "艾尔肯", "迪力夏提", "麦麦提", "依明", "阿里木", "阿布力孜", "伊力哈木", "托合提",
+          "玉素甫", "阿迪力", "克里木", "巴哈尔古丽", "热依拉", "米娜瓦尔", "肉孜")
+KAZAKH = ("哈力别克", "叶尔兰", "努尔兰", "阿依达娜", "别克", "加娜尔", "叶尔江", "达吾列提")
+
+PREFECTURE_WEIGHTS = {  # by GB/T 2260 code: 乌鲁木齐 has most experts
+    "650100": 26, "650200": 5, "650400": 3, "650500": 4, "652300": 9, "652700": 3,
+    "652800": 7, "652900": 7, "653000": 2, "653100": 8, "653200": 4, "654000": 9,
+    "654200": 4, "654300": 3,
+}
+STATUSES = (("已入库", 60), ("草稿", 14), ("待审核", 10), ("已退回", 6), ("暂停", 6), ("清退", 4))
+TITLE_WEIGHTS = {"高级工程师": 30, "工程师": 18, "正高级工程师": 8, "教授级高级工程师": 4,
+                 "高级经济师": 5, "高级建筑师": 4}
+BATCHES = ("2022年第一批", "2023年第一批", "2023年第二批", "2024年第一批", "2024年第二批",
+           "2025年第一批")
+EMPLOYER_KINDS = ("建筑设计研究院", "市政工程有限公司", "建设工程质量检测中心", "城建投资集团有限公司",
+                  "第一建筑工程有限公司", "第三建筑工程有限公司", "水利水电工程有限公司",
+                  "工程造价咨询有限公司", "工程监理有限公司", "住房和城乡建设局", "公路工程有限公司",
+                  "勘察设计院", "建设工程招标代理有限公司", "城市规划设计研究院")
+EMPLOYERS_REGION = ("新疆建工集团", "新疆城建集团", "中建新疆建工集团", "新疆交通建设集团",
+                    "新疆水利水电勘测设计研究院", "新疆建筑科学研究院", "新疆兵团勘测设计院",
+                    "新疆维吾尔自治区建筑设计研究院", "中铁二十一局集团新疆公司")
+SCHOOLS = ("新疆大学", "石河子大学", "新疆农业大学", "西安建筑科技大学", "同济大学", "重庆大学",
+           "兰州交通大学", "新疆工程学院", "长安大学", "西南交通大学", "天津大学", "塔里木大学")
+MAJORS = ("土木工程", "工程管理", "给排水科学与工程", "建筑学", "道路与桥梁工程", "工程造价",
+          "水利水电工程", "建筑环境与能源应用工程", "电气工程及其自动化", "城乡规划")
+POSITIONS = ("项目经理", "技术负责人", "总工程师", "造价工程师", "设计负责人", "质量主管", "副总经理",
+             "监理工程师", "科长")
+QUALIFICATIONS = ("一级注册建造师", "二级注册建造师", "注册造价工程师", "注册监理工程师",
+                  "一级注册结构工程师", "注册土木工程师（岩土）", "一级注册建筑师", "注册公用设备工程师")
+PHONE_PREFIXES = tuple(str(p) for p in (
+    *range(130, 140), 150, 151, 152, 153, 155, 156, 157, 158, 159, 166, 173, 175, 176, 177,
+    *range(180, 190), 191, 198, 199))
+
+
+def _cum(weights) -> list[float]:
+    out, total = [], 0.0
+    for w in weights:
+        total += w
+        out.append(total)
+    return out
+
+
+@dataclass
+class Reference:
+    prefectures: list[tuple[int, str, str]]  # id, code, name
+    leaf_specialties: list[int]
+    titles: list[tuple[int, str]]
+    political: list[int]
+    education_levels: list[int]
+    degrees: list[int]
+    expert_role_id: int
+
+
+@dataclass
+class Generator:
+    """Turns expert ordinals into rows; everything random comes from one seeded RNG."""
+
+    ref: Reference
+    seed: int
+    user_id0: int
+    expert_id0: int
+    password_hash: str
+    rng: random.Random = field(init=False)
+    used_ids: set = field(default_factory=set)
+    used_phones: set = field(default_factory=set)
+    expert_no_seq: int = 0
+    child_ids: dict = field(default_factory=lambda: {
+        "ab_user_role": 0, "education": 0, "work_experience": 0, "avoidance_unit": 0,
+        "qualification": 0})
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+        # Names: Han names (surname weighted by rank, given name of 1 or 2 characters) and
+        # Uyghur/Kazakh names with the middle dot; many duplicates, as in a real registry.
+        surname_w = [1 / (rank + 1) ** 0.9 for rank in range(len(SURNAMES))]
+        givens = list(dict.fromkeys(
+            [*GIVEN_CHARS, *GIVEN_PAIRS, *(a + b for a in GIVEN_CHARS[::3] for b in GIVEN_CHARS[1::2])]))
+        names, weights = [], []
+        han_share = 0.78
+        s_total = sum(surname_w)
+        for s, sw in zip(SURNAMES, surname_w):
+            for g in givens:
+                names.append(s + g)
+                weights.append(han_share * sw / s_total / len(givens) * (4 if g in GIVEN_PAIRS else 1))
+        minority = [f"{a}·{b}" for a in UYGHUR for b in UYGHUR if a != b]
+        minority += [f"{a}·{b}" for a in KAZAKH for b in KAZAKH if a != b]
+        for n in minority:
+            names.append(n)
+            weights.append((1 - han_share) / len(minority))
+        self.name_pool, self.name_cum = names, _cum(weights)
+        prefs = self.ref.prefectures
+        self.pref_cum = _cum(PREFECTURE_WEIGHTS.get(code, 3) for _, code, _ in prefs)
+        self.employers = [
+            [f"{name.removesuffix('市').removesuffix('地区')}{kind}" for kind in EMPLOYER_KINDS]
+            + list(EMPLOYERS_REGION) for _, _, name in prefs]
+        self.status_names = [s for s, _ in STATUSES]
+        self.status_cum = _cum(w for _, w in STATUSES)
+        self.title_ids = [tid for tid, _ in self.ref.titles]
+        self.title_cum = _cum(TITLE_WEIGHTS.get(name, 1.5) for _, name in self.ref.titles)
+        start = dt.date(1960, 1, 1)
+        self.births = [start + dt.timedelta(days=d) for d in range((dt.date(1990, 12, 31) - start).days + 1)]
+        self.created0 = dt.datetime(2023, 3, 1, 8, 0, 0)
+
+    def _id_number(self, code4: str, birth: dt.date) -> tuple[str, str]:
+        from app.services.validators import make_id_number
+
+        rng = self.rng
+        while True:
+            seq = rng.randrange(1000)
+            number = make_id_number(f"{code4}{rng.randint(1, 30):02d}", birth, seq)
+            if number not in self.used_ids:
+                self.used_ids.add(number)
+                return number, ("男" if seq % 2 else "女")
+
+    def _phone(self) -> str:
+        rng = self.rng
+        while True:
+            phone = f"{rng.choice(PHONE_PREFIXES)}{rng.randrange(10 ** 8):08d}"
+            if phone not in self.used_phones:
+                self.used_phones.add(phone)
+                return phone
+
+    def batch(self, first: int, count: int) -> dict[str, list[tuple]]:
+        """Rows of experts ``first .. first+count-1`` (0-based ordinals), per table."""
+        rng = self.rng
+        ref = self.ref
+        names = rng.choices(self.name_pool, cum_weights=self.name_cum, k=count)
+        pref_idx = rng.choices(range(len(ref.prefectures)), cum_weights=self.pref_cum, k=count)
+        statuses = rng.choices(self.status_names, cum_weights=self.status_cum, k=count)
+        titles = rng.choices(self.title_ids, cum_weights=self.title_cum, k=count)
+        users, roles, experts, educations, works, avoids, quals = [], [], [], [], [], [], []
+        cid = self.child_ids
+        leaf, political = ref.leaf_specialties, ref.political
+        levels, degrees, role_id = ref.education_levels, ref.degrees, ref.expert_role_id
+        for j in range(count):
+            i = first + j
+            uid, eid = self.user_id0 + i, self.expert_id0 + i
+            name = names[j]
+            p_id, p_code, p_name = ref.prefectures[pref_idx[j]]
+            birth = rng.choice(self.births)
+            id_number, gender = self._id_number(p_code[:4], birth)
+            phone = self._phone()
+            status = statuses[j]
+            created = (self.created0 + dt.timedelta(seconds=i * 23 + rng.randrange(20))).isoformat(
+                " ", "microseconds")
+            username = f"u{i + 1:07d}"
+            users.append((uid, name, "", username, self.password_hash, True,
+                          f"{username}@expert.invalid", None, 0, 0, created, created, None, None, False,
+                          None))
+            cid["ab_user_role"] += 1
+            roles.append((cid["ab_user_role"], uid, role_id))
+            expert_no = None
+            if status == "已入库":
+                self.expert_no_seq += 1
+                expert_no = f"XJ2024{self.expert_no_seq:06d}"
+                batch_name = rng.choice(BATCHES[:5])
+            else:
+                batch_name = rng.choice(BATCHES)
+            employer = rng.choice(self.employers[pref_idx[j]])
+            r = rng.random()
+            experts.append((
+                eid, uid, f"SQ{eid:08d}", expert_no, name, gender, birth.isoformat(), id_number,
+                rng.choice(political), p_id, f"{p_name}某某路{rng.randint(1, 999)}号",
+                f"{username}@example.com" if r < 0.8 else None, phone,
+                f"{rng.choice(PHONE_PREFIXES)}{rng.randrange(10 ** 8):08d}" if r < 0.2 else None,
+                r < 0.7, r < 0.35, "续聘" if r < 0.7 else ("新聘" if r < 0.98 else "其他"),
+                batch_name, employer, rng.choice(leaf), titles[j], status, 1, created, created))
+            year = birth.year + 18
+            n_edu = 1 if r < 0.7 else (0 if r < 0.85 else 2)  # average 1
+            for k in range(n_edu):
+                cid["education"] += 1
+                start = year + 4 * k
+                educations.append((cid["education"], eid, rng.choice(levels), rng.choice(degrees),
+                                   rng.choice(SCHOOLS), rng.choice(MAJORS), f"{start}-09-01",
+                                   f"{start + (4 if k == 0 else 3)}-07-01"))
+            work_start = year + 4
+            n_work = rng.randint(1, 3)  # average 2
+            for k in range(n_work):
+                cid["work_experience"] += 1
+                last = k == n_work - 1
+                end = None if last else min(work_start + rng.randint(3, 12), 2024)
+                works.append((cid["work_experience"], eid, f"{work_start}-07-15",
+                              None if last else f"{end}-06-30",
+                              employer if last else rng.choice(self.employers[pref_idx[j]]),
+                              rng.choice(POSITIONS), names[(j + k + 1) % count]))
+                work_start = end if end else work_start
+            cid["avoidance_unit"] += 1
+            avoids.append((cid["avoidance_unit"], eid, employer, None, "本人工作单位", True))
+            if rng.random() < 0.3:
+                cid["qualification"] += 1
+                quals.append((cid["qualification"], eid, rng.choice(QUALIFICATIONS), None, True,
+                               f"新{rng.randrange(10 ** 9, 10 ** 10)}",
+                               f"{rng.randint(2005, 2023)}-{rng.randint(1, 12):02d}-01"))
+        return {"ab_user": users, "ab_user_role": roles, "expert": experts,
+                "education": educations, "work_experience": works,
+                "avoidance_unit": avoids, "qualification": quals}
+
+
+COLUMNS = {
+    "ab_user": ("id", "first_name", "last_name", "username", "password", "active", "email",
+                "last_login", "login_count", "fail_login_count", "created_on", "changed_on",
+                "created_by_fk", "changed_by_fk", "must_change_password", "password_changed_at"),
+    "ab_user_role": ("id", "user_id", "role_id"),
+    "expert": ("id", "user_id", "application_no", "expert_no", "name", "gender", "birth_date",
+               "id_number", "political_status_id", "prefecture_id", "address", "email", "phone",
+               "backup_phone", "accepts_remote", "emergency_expert", "admission_type",
+               "admission_batch", "employer", "main_specialty_id", "title_id", "status", "version",
+               "created_on", "changed_on"),
+    "education": ("id", "expert_id", "education_level_id", "degree_id", "school", "major",
+                  "start_date", "end_date"),
+    "work_experience": ("id", "expert_id", "start_date", "end_date", "employer", "position",
+                        "referee"),
+    "avoidance_unit": ("id", "expert_id", "name", "credit_code", "reason", "is_employer"),
+    "qualification": ("id", "expert_id", "name", "title_level_id", "is_registered",
+                      "certificate_no", "issue_date"),
+}
+
+# ----------------------------------------------------------------------------- database
+
+
+def database_url(args) -> str:
+    from config import normalize_database_url
+
+    if args.db == "sqlite":
+        return f"sqlite:///{Path(args.sqlite_path).resolve()}"
+    return normalize_database_url(args.pg_url)
+
+
+def fresh_database(url: str) -> None:
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            Path(u.database + suffix).unlink(missing_ok=True)
+        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        return
+    admin = create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{u.database}"')
+    admin.dispose()
+
+
+def make_app(url: str):
+    from app import create_app
+
+    uploads = tempfile.mkdtemp(prefix="bench-uploads-")
+    return create_app({
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": url,
+        "UPLOAD_FOLDER": uploads,
+        "FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "WTF_CSRF_ENABLED": False,
+        "SERVER_NAME": None,
+    })
+
+
+def bootstrap(app) -> None:
+    """Schema, reference data, roles and the staff user, as tests/conftest.py does."""
+    from flask_migrate import upgrade
+
+    from app.extensions import db
+    from app.services.demo import create_staff_user
+    from app.services.reference import load_reference_data
+    from app.services.roles import ROLE_REVIEWER, sync_roles
+
+    with app.app_context():
+        upgrade()
+        load_reference_data(db.session, app.config["REFERENCE_DIR"])
+        sync_roles(app.appbuilder)
+        create_staff_user(app.appbuilder.sm, STAFF_USERNAME, "基准审核员", "benchreviewer@example.gov.cn",
+                          ROLE_REVIEWER, STAFF_PASSWORD)
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+
+
+def read_reference(conn) -> Reference:
+    q = lambda sql: conn.execute(text(sql)).all()  # noqa: E731
+    role = q("SELECT id FROM ab_role WHERE name = '专家'")
+    if not role:
+        raise SystemExit("role 专家 missing: sync_roles did not run")
+    return Reference(
+        prefectures=[tuple(r) for r in q("SELECT id, code, name FROM prefecture ORDER BY code")],
+        leaf_specialties=[r[0] for r in q(
+            "SELECT id FROM specialty WHERE parent_id IS NOT NULL ORDER BY code")],
+        titles=[tuple(r) for r in q("SELECT id, name FROM title ORDER BY id")],
+        political=[r[0] for r in q("SELECT id FROM political_status ORDER BY id")],
+        education_levels=[r[0] for r in q("SELECT id FROM education_level ORDER BY id")],
+        degrees=[r[0] for r in q("SELECT id FROM degree ORDER BY id")],
+        expert_role_id=role[0][0],
+    )
+
+
+def load(url: str, n: int, batch: int, seed: int) -> dict[str, Any]:
+    from werkzeug.security import generate_password_hash
+
+    from flask_appbuilder import Model
+
+    import app.models  # noqa: F401  (registers the tables)
+
+    is_pg = make_url(url).get_backend_name() == "postgresql"
+    engine = create_engine(url)
+    tables = {name: Model.metadata.tables[name] for name in COLUMNS}
+    counts = dict.fromkeys(COLUMNS, 0)
+    gen_seconds = 0.0
+    t0 = time.perf_counter()
+    with engine.begin() as conn:
+        ref = read_reference(conn)
+        existing = conn.execute(text("SELECT count(*) FROM expert")).scalar()
+        if existing:
+            raise SystemExit(f"expert table already has {existing} rows: load into a fresh database")
+        user_id0 = (conn.execute(text("SELECT max(id) FROM ab_user")).scalar() or 0) + 1
+        role_id0 = conn.execute(text("SELECT max(id) FROM ab_user_role")).scalar() or 0
+        gen = Generator(ref, seed, user_id0, 1, generate_password_hash(
+            EXPERT_PASSWORD, "pbkdf2:sha256:1000"))
+        gen.child_ids["ab_user_role"] = role_id0
+        if is_pg:
+            raw = conn.connection.driver_connection
+        else:
+            # connection-level settings for the load only (not kept in the file)
+            conn.exec_driver_sql("PRAGMA synchronous = OFF")
+            conn.exec_driver_sql("PRAGMA cache_size = -1000000")
+            sql = {}
+            for name, cols in COLUMNS.items():
+                compiled = insert(tables[name]).compile(dialect=conn.dialect, column_keys=list(cols))
+                assert list(compiled.positiontup) == list(cols), (name, compiled.positiontup)
+                sql[name] = str(compiled)
+        done = 0
+        while done < n:
+            size = min(batch, n - done)
+            g0 = time.perf_counter()
+            rows = gen.batch(done, size)
+            gen_seconds += time.perf_counter() - g0
+            for name, cols in COLUMNS.items():
+                data = rows[name]
+                if not data:
+                    continue
+                if is_pg:
+                    with raw.cursor() as cur, cur.copy(
+                            f"COPY {name} ({', '.join(cols)}) FROM STDIN") as copy:
+                        for row in data:
+                            copy.write_row(row)
+                else:
+                    conn.exec_driver_sql(sql[name], data)
+                counts[name] += len(data)
+            done += size
+            elapsed = time.perf_counter() - t0
+            print(f"\r  loaded {done:>9,} / {n:,} experts  {elapsed:7.1f} s", end="", flush=True)
+        print()
+        if is_pg:
+            for name in COLUMNS:
+                conn.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                    f"(SELECT max(id) FROM {name}))")
+    insert_seconds = time.perf_counter() - t0
+    analyze_seconds = 0.0
+    if is_pg:
+        a0 = time.perf_counter()
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for name in COLUMNS:
+                conn.exec_driver_sql(f"VACUUM (ANALYZE) {name}")
+        analyze_seconds = time.perf_counter() - a0
+    engine.dispose()
+    total_rows = sum(counts.values())
+    return {
+        "experts": n, "rows": counts, "total_rows": total_rows,
+        "seconds": round(insert_seconds, 1), "generate_seconds": round(gen_seconds, 1),
+        "vacuum_analyze_seconds": round(analyze_seconds, 1),
+        "rows_per_second": round(total_rows / insert_seconds),
+        "experts_per_second": round(n / insert_seconds),
+    }
+
+
+# ----------------------------------------------------------------------------- timing
+
+
+@dataclass
+class Query:
+    key: str
+    label: str
+    url: str
+    expect: list[str]  # strings the page must contain: the searched expert
+    note: str = ""
+    reference: bool = False
+
+
+def pick_targets(conn) -> dict[str, Any]:
+    one = lambda sql, **kw: conn.execute(text(sql), kw).one()  # noqa: E731
+    lo, hi = one("SELECT min(id), max(id) FROM expert")
+    # an admitted expert with a Han name, half-way through the table
+    row = conn.execute(text(
+        "SELECT id, name, phone, id_number, expert_no, application_no, prefecture_id, "
+        "main_specialty_id FROM expert WHERE id >= :mid AND status = '已入库' "
+        "AND name NOT LIKE '%·%' ORDER BY id LIMIT 1"), {"mid": (lo + hi) // 2}).one()
+    t = dict(row._mapping)
+    t["n_experts"] = one("SELECT count(*) FROM expert")[0]
+    t["top_application_no"] = one("SELECT application_no FROM expert ORDER BY id DESC LIMIT 1")[0]
+    pages = math.ceil(t["n_experts"] / PAGE_SIZE)
+    t["deep_page"] = DEEP_PAGE if pages > DEEP_PAGE else pages // 2
+    t["deep_application_no"] = one(
+        "SELECT application_no FROM expert ORDER BY id DESC LIMIT 1 OFFSET :o",
+        o=t["deep_page"] * PAGE_SIZE)[0]
+    t["prefix"] = t["name"][:2]
+    for key, where, params in (
+        ("name", "name = :v", {"v": t["name"]}),
+        ("prefix", "name LIKE :v", {"v": t["prefix"] + "%"}),
+        ("pref_spec", "prefecture_id = :p AND main_specialty_id = :s",
+         {"p": t["prefecture_id"], "s": t["main_specialty_id"]}),
+    ):
+        top, cnt = conn.execute(text(
+            f"SELECT max(id), count(*) FROM expert WHERE {where}"), params).one()
+        t[f"{key}_count"] = cnt
+        t[f"{key}_top_application_no"] = f"SQ{top:08d}"
+    return t
+
+
+def build_queries(t: dict[str, Any]) -> list[Query]:
+    base = "/expertadminview/list/"
+
+    def q(params):
+        return f"{base}?{urlencode(params)}"
+
+    deep_label = (f"page {t['deep_page'] + 1:,} (?page_ExpertAdminView={t['deep_page']})")
+    return [
+        Query("page1", "page 1 (default order id desc)", base, [t["top_application_no"]]),
+        Query("deep_page", deep_label, q({"page_ExpertAdminView": t["deep_page"]}),
+              [t["deep_application_no"]]),
+        Query("name_equal", f"姓名 equal to ({t['name_count']:,} matches)",
+              q({"_flt_3_name": t["name"]}), [t["name_top_application_no"], t["name"]]),
+        Query("name_prefix", f"姓名 starts with ({t['prefix_count']:,} matches)",
+              q({"_flt_0_name": t["prefix"]}), [t["prefix_top_application_no"]]),
+        Query("phone", "手机号码 exact", q({"_flt_0_phone": t["phone"]}), [t["application_no"]]),
+        Query("id_number", "身份证号 exact", q({"_flt_0_id_number": t["id_number"]}),
+              [t["application_no"]]),
+        Query("expert_no", "专家编号 exact", q({"_flt_0_expert_no": t["expert_no"]}),
+              [t["application_no"]]),
+        Query("prefecture_specialty", f"市州 + 专业类别 ({t['pref_spec_count']:,} matches)",
+              q({"_flt_0_prefecture": t["prefecture_id"],
+                 "_flt_0_main_specialty": t["main_specialty_id"]}),
+              [t["pref_spec_top_application_no"]]),
+        Query("show", "detail /show/<id>", f"/expertadminview/show/{t['id']}",
+              [t["application_no"], t["name"]]),
+        Query("empty_floor", "reference: phone search, no match (auth + template floor)",
+              q({"_flt_0_phone": "10000000000"}), [], reference=True),
+    ]
+
+
+def percentile(sorted_values: list[float], pct: float) -> float:
+    """Nearest-rank percentile."""
+    k = max(1, math.ceil(pct / 100 * len(sorted_values)))
+    return sorted_values[k - 1]
+
+
+class SqlRecorder:
+    def __init__(self, engine):
+        self.engine = engine
+        self.statements: list[dict[str, Any]] = []
+
+    def _before(self, conn, cursor, statement, parameters, context, executemany):
+        conn.info.setdefault("bench_t0", []).append(time.perf_counter())
+
+    def _after(self, conn, cursor, statement, parameters, context, executemany):
+        t0 = conn.info["bench_t0"].pop()
+        self.statements.append({"sql": statement, "params": parameters,
+                                "ms": (time.perf_counter() - t0) * 1000})
+
+    def __enter__(self):
+        event.listen(self.engine, "before_cursor_execute", self._before)
+        event.listen(self.engine, "after_cursor_execute", self._after)
+        return self
+
+    def __exit__(self, *exc):
+        event.remove(self.engine, "before_cursor_execute", self._before)
+        event.remove(self.engine, "after_cursor_execute", self._after)
+
+
+def _jsonable(params):
+    if isinstance(params, dict):
+        return {k: _jsonable(v) for k, v in params.items()}
+    if isinstance(params, (list, tuple)):
+        return [_jsonable(v) for v in params]
+    if isinstance(params, (int, float, str, bool)) or params is None:
+        return params
+    return str(params)
+
+
+def replay_and_explain(engine, statements: list[dict[str, Any]], is_pg: bool,
+                       explain_top: int) -> list[dict[str, Any]]:
+    """Group the request's statements by SQL text, replay each group's first instance
+    (execute + fetchall, best of 3) and explain the costliest groups."""
+    groups: dict[str, dict[str, Any]] = {}
+    for st in statements:
+        g = groups.setdefault(st["sql"], {"sql": st["sql"], "params": st["params"], "count": 0,
+                                          "request_ms": 0.0})
+        g["count"] += 1
+        g["request_ms"] += st["ms"]
+    raw = engine.raw_connection()
+    try:
+        driver = raw.driver_connection
+        for g in groups.values():
+            if not g["sql"].lstrip().upper().startswith("SELECT"):
+                g["replay_ms"] = None
+                continue
+            best = float("inf")
+            for _ in range(3):
+                cur = driver.cursor()
+                t0 = time.perf_counter()
+                cur.execute(g["sql"], g["params"])
+                cur.fetchall()
+                best = min(best, (time.perf_counter() - t0) * 1000)
+                cur.close()
+            g["replay_ms"] = best
+            g["replay_total_ms"] = best * g["count"]
+        ranked = sorted(groups.values(), key=lambda g: -(g.get("replay_total_ms") or g["request_ms"]))
+        for g in ranked[:explain_top]:
+            if g.get("replay_ms") is None:
+                continue
+            if is_pg:
+                import psycopg
+
+                cur = psycopg.ClientCursor(driver)
+                cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + g["sql"], g["params"])
+                g["plan"] = [r[0] for r in cur.fetchall()]
+                cur.close()
+            else:
+                cur = driver.cursor()
+                cur.execute("EXPLAIN QUERY PLAN " + g["sql"], g["params"])
+                rows = cur.fetchall()
+                depth = {0: -1}
+                plan = []
+                for node_id, parent, _, detail in rows:
+                    depth[node_id] = depth.get(parent, -1) + 1
+                    plan.append("  " * depth[node_id] + detail)
+                g["plan"] = plan
+                cur.close()
+        driver.rollback()
+    finally:
+        raw.close()
+    out = []
+    for g in ranked:
+        out.append({
+            "sql": g["sql"], "params": _jsonable(g["params"]), "count": g["count"],
+            "request_ms": round(g["request_ms"], 3),
+            "replay_ms": None if g.get("replay_ms") is None else round(g["replay_ms"], 3),
+            "replay_total_ms": None if g.get("replay_ms") is None else round(g["replay_total_ms"], 3),
+            **({"plan": g["plan"]} if "plan" in g else {}),
+        })
+    return out
+
+
+def run_queries(app, url: str, repeat: int, warmup: int, explain_top: int,
+                only: set[str] | None = None) -> tuple[dict, list]:
+    from app.extensions import db
+
+    is_pg = make_url(url).get_backend_name() == "postgresql"
+    client = app.test_client()
+    resp = client.post("/login/?login_kind=staff", data={
+        "username": STAFF_USERNAME, "password": STAFF_PASSWORD, "login_kind": "staff"})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+    with app.app_context():
+        with db.engine.connect() as conn:
+            targets = pick_targets(conn)
+        engine = db.engine
+    queries = [q for q in build_queries(targets) if not only or q.key in only]
+    results = []
+    for q in queries:
+        def get(q=q):
+            r = client.get(q.url)
+            body = r.get_data(as_text=True)
+            assert r.status_code == 200, f"{q.key}: HTTP {r.status_code} for {q.url}\n{body[:800]}"
+            for needle in q.expect:
+                assert needle in body, f"{q.key}: {needle!r} not on the page {q.url}"
+            return body
+
+        for _ in range(warmup):
+            get()
+        samples = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            get()
+            samples.append((time.perf_counter() - t0) * 1000)
+        with app.app_context():
+            with SqlRecorder(engine) as rec:
+                t0 = time.perf_counter()
+                get()
+                profiled_ms = (time.perf_counter() - t0) * 1000
+            sql = replay_and_explain(engine, rec.statements, is_pg, explain_top)
+        s = sorted(samples)
+        entry = {
+            "key": q.key, "label": q.label, "url": q.url, "reference": q.reference,
+            "median_ms": round(statistics.median(s), 2), "p95_ms": round(percentile(s, 95), 2),
+            "min_ms": round(s[0], 2), "max_ms": round(s[-1], 2),
+            "samples_ms": [round(x, 2) for x in samples],
+            "sql_statements": len(rec.statements),
+            "sql_request_ms": round(sum(st["ms"] for st in rec.statements), 2),
+            "profiled_request_ms": round(profiled_ms, 2),
+            "sql": sql,
+        }
+        results.append(entry)
+        print(f"  {q.key:<22} median {entry['median_ms']:8.1f} ms   p95 {entry['p95_ms']:8.1f} ms"
+              f"   {entry['sql_statements']:3d} SQL", flush=True)
+    return targets, results
+
+
+# ----------------------------------------------------------------------------- output
+
+
+def machine_info(url: str, app) -> dict[str, Any]:
+    from app.extensions import db
+
+    mem_kb = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    except OSError:
+        pass
+    cpu = ""
+    try:
+        m = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text())
+        cpu = m.group(1) if m else ""
+    except OSError:
+        pass
+    with app.app_context():
+        with db.engine.connect() as conn:
+            if make_url(url).get_backend_name() == "postgresql":
+                version = conn.execute(text("SELECT version()")).scalar()
+            else:
+                version = "SQLite " + conn.execute(text("SELECT sqlite_version()")).scalar()
+    import flask_appbuilder
+    import sqlalchemy
+
+    return {"nproc": os.cpu_count(), "mem_gib": round(mem_kb / 1024 / 1024, 1), "cpu": cpu,
+            "python": platform.python_version(), "database": version,
+            "flask_appbuilder": flask_appbuilder.__version__, "sqlalchemy": sqlalchemy.__version__}
+
+
+def write_sql_report(path: Path, db_name: str, results: list[dict[str, Any]]) -> None:
+    lines = [f"# SQL issued per request ({db_name}); groups by SQL text, costliest first", ""]
+    for r in results:
+        lines.append("=" * 100)
+        lines.append(f"{r['key']}: {r['label']}")
+        lines.append(f"GET {r['url']}")
+        lines.append(f"median {r['median_ms']} ms, p95 {r['p95_ms']} ms; {r['sql_statements']} "
+                     f"statements, {r['sql_request_ms']} ms in cursor.execute")
+        for g in r["sql"]:
+            lines.append("-" * 100)
+            lines.append(f"x{g['count']}  request {g['request_ms']} ms  replay(execute+fetch) "
+                         f"{g['replay_ms']} ms each")
+            lines.append(g["sql"].strip())
+            lines.append(f"params: {json.dumps(g['params'], ensure_ascii=False)}")
+            for p in g.get("plan", []):
+                lines.append("    | " + p)
+        lines.append("")
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    ap.add_argument("--experts", type=int, default=1_000_000)
+    ap.add_argument("--sqlite-path", default="/tmp/bench_registry.db")
+    ap.add_argument("--pg-url", default=DEFAULT_PG_URL,
+                    help="dropped and created afresh unless --skip-load")
+    ap.add_argument("--skip-load", action="store_true", help="reuse the loaded database")
+    ap.add_argument("--batch", type=int, default=25_000, help="experts per insert batch")
+    ap.add_argument("--seed", type=int, default=20250523)
+    ap.add_argument("--repeat", type=int, default=20, help="timed requests per query (>= 15)")
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--explain-top", type=int, default=3,
+                    help="explain this many costliest statements per request")
+    ap.add_argument("--only", help="comma-separated query keys to time")
+    args = ap.parse_args(argv)
+    if args.experts > 1_600_000:
+        ap.error("专家编号 has 6 digits: at most ~1.6 million experts (60% admitted)")
+
+    url = database_url(args)
+    shown_url = make_url(url).render_as_string(hide_password=True)
+    print(f"database: {shown_url}")
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    out_json = RESULTS_DIR / f"registry-{args.db}.json"
+
+    load_info = None
+    if not args.skip_load:
+        fresh_database(url)
+    app = make_app(url)
+    print("schema, reference data, roles, staff user ...", flush=True)
+    bootstrap(app)
+    if args.skip_load:
+        if out_json.exists():
+            previous = json.loads(out_json.read_text(encoding="utf-8"))
+            load_info = previous.get("load")
+            if load_info:
+                load_info = {**load_info, "from_previous_run": True}
+    else:
+        print(f"loading {args.experts:,} experts ...", flush=True)
+        load_info = load(url, args.experts, args.batch, args.seed)
+        print(f"  {load_info['total_rows']:,} rows in {load_info['seconds']} s "
+              f"({load_info['rows_per_second']:,} rows/s, {load_info['experts_per_second']:,} "
+              f"experts/s; row generation {load_info['generate_seconds']} s"
+              + (f"; VACUUM ANALYZE {load_info['vacuum_analyze_seconds']} s" if args.db == "postgresql"
+                 else "") + ")")
+        if args.db == "sqlite":
+            load_info["file_mib"] = round(Path(args.sqlite_path).stat().st_size / 2 ** 20)
+
+    info = machine_info(url, app)
+    print(f"timing ({args.warmup} warm-ups + {args.repeat} runs each) ...", flush=True)
+    only = set(args.only.split(",")) if args.only else None
+    targets, results = run_queries(app, url, args.repeat, args.warmup, args.explain_top, only)
+
+    print()
+    print(f"{'query':<62} {'median ms':>10} {'p95 ms':>9} {'SQL':>5}")
+    for r in results:
+        flag = "" if r["reference"] or r["median_ms"] <= 25 else "  > 25 ms"
+        print(f"{r['label'][:62]:<62} {r['median_ms']:>10.1f} {r['p95_ms']:>9.1f} "
+              f"{r['sql_statements']:>5}{flag}")
+    report = {
+        "benchmark": "registry", "db": args.db, "url": shown_url,
+        "run_at": dt.datetime.now().isoformat(timespec="seconds"),
+        "machine": info, "load": load_info,
+        "settings": {"repeat": args.repeat, "warmup": args.warmup, "page_size": PAGE_SIZE,
+                     "seed": args.seed},
+        "targets": _jsonable(targets), "queries": results,
+    }
+    out_json.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    sql_txt = RESULTS_DIR / f"registry-{args.db}-sql.txt"
+    write_sql_report(sql_txt, args.db, results)
+    print(f"\nwritten: {out_json.relative_to(ROOT)}, {sql_txt.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
