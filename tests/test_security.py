@@ -341,3 +341,60 @@ def test_auditor_reads_the_log_and_nothing_else(app):
     reviewer = app.test_client()
     login_staff(reviewer)
     assert reviewer.get("/auditeventview/list/").status_code == 403
+
+
+def test_csrf_token_required_on_every_form(app, make_expert):
+    import re as _re
+
+    account = make_expert("令牌")
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        client = app.test_client()
+        page = client.get("/login/").get_data(True)
+        token = _re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        resp = client.post("/login/?login_kind=expert", data={
+            "username": account.username, "password": account.password,
+            "login_kind": "expert", "csrf_token": token})
+        assert resp.status_code == 302
+        for url, data in (("/account/password", {"current_password": account.password}),
+                          ("/logout/", {}),
+                          ("/expertadminview/add", {"name": "伪造"})):
+            resp = client.post(url, data=data)
+            assert resp.status_code == 400, url
+            assert "页面已过期" in page_text(resp)
+        assert client.get("/expert/").status_code == 200  # still signed in: logout was refused
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+
+
+def test_reviews_are_audited(app, make_expert):
+    from app.extensions import db
+    from app.models import Expert
+    from app.services.expert_status import transition
+
+    account = make_expert("审核留痕")
+    with app.app_context():
+        expert = db.session.get(Expert, account.expert_id)
+        transition(expert, "submit", actor_kind="expert", actor_id=account.user_id)
+        transition(expert, "return", actor_kind="reviewer", actor_id=1, opinion="请补充学历证明")
+        db.session.commit()
+        db.session.remove()
+    events = _audit(app, action="审核", object_id=str(account.expert_id))
+    assert len(events) == 2
+    assert "请补充学历证明" in events[-1][6] and "已退回" in events[-1][6]
+
+
+def test_personal_data_lookups_use_an_index(app):
+    from app.extensions import db
+
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("query plans checked on SQLite; PostgreSQL in bench/")
+        for column in ("id_number", "phone", "expert_no"):
+            plan = db.session.execute(text(
+                f"EXPLAIN QUERY PLAN SELECT id FROM expert WHERE {column} = :v"), {"v": "x"}).all()
+            assert "USING INDEX" in str(plan) or "USING COVERING INDEX" in str(plan), (column, plan)
+        plan = db.session.execute(text(
+            "EXPLAIN QUERY PLAN SELECT id FROM bank_account WHERE account_no = :v"), {"v": "x"}).all()
+        assert "INDEX" in str(plan)
+        db.session.remove()

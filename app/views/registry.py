@@ -47,6 +47,7 @@ from app.services import experts as expert_service
 from app.services.audit import Action
 from app.services.export import EXPORT_MIME, export_experts
 from app.services.importer import IMPORT_COLUMNS, import_experts, template_workbook
+from app.services.ownership import can_read_expert
 from app.services.uploads import UploadRejected
 from app.services.validators import (
     ValidationError,
@@ -517,10 +518,10 @@ class MyProfileView(BaseView):
                 selectinload(Expert.attachments), selectinload(Expert.review_records),
                 selectinload(Expert.training_records), selectinload(Expert.extra_specialties),
             )
-            .filter(Expert.user_id == current_user.id)
+            .filter(Expert.user_id == current_user.id)  # the ownership rule: their own row only
             .one_or_none()
         )
-        if expert is None:
+        if expert is None or not can_read_expert(current_user, expert):
             abort(404)
         return self.render_template("registry/my_profile.html", expert=expert,
                                     statuses=ExpertStatus)
