@@ -12,6 +12,7 @@ from wtforms.validators import StopValidation
 from wtforms.validators import ValidationError as WTFValidationError
 
 from app.services.validators import ValidationError
+from app.views.fastlist import FilterPrefix
 
 
 class FieldCheck:
@@ -73,6 +74,8 @@ class StaffModelView(ModelView):
     page_size = 20
     # Columns that may be searched by their exact value only (never by prefix).
     exact_search_columns: tuple[str, ...] = ()
+    # Columns searched by prefix or exact value only: both walk an index.
+    prefix_search_columns: tuple[str, ...] = ()
 
     def _init_properties(self):
         super()._init_properties()
@@ -93,6 +96,10 @@ class StaffModelView(ModelView):
             only_equal = [FilterEqual(col, self.datamodel)]
             self._filters._search_filters[col] = only_equal
             self._filters._all_filters[col] = only_equal
+        for col in self.prefix_search_columns:
+            indexed = [FilterPrefix(col, self.datamodel), FilterEqual(col, self.datamodel)]
+            self._filters._search_filters[col] = indexed
+            self._filters._all_filters[col] = indexed
 
     def _init_forms(self):
         super()._init_forms()

@@ -60,6 +60,7 @@ from app.services.validators import (
 )
 from app.views import add_menu_view
 from app.views.base import FieldCheck, StaffModelView, file_link, yes_no
+from app.views.fastlist import CountCachingInterface
 from app.views.files import save_upload
 
 EXPERT_LABELS = {
@@ -300,7 +301,7 @@ EXPERT_TABS = [
 class ExpertAdminView(StaffModelView):
     """专家列表 for 审核人员 and 管理员. Experts are not deleted: 清退 is a status."""
 
-    datamodel = SQLAInterface(Expert)
+    datamodel = CountCachingInterface(Expert)
     base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_export"]
     class_permission_name = "Expert"
     list_template = "registry/expert_list.html"
@@ -332,6 +333,7 @@ class ExpertAdminView(StaffModelView):
                       "prefecture", "main_specialty", "title", "admission_type",
                       "admission_batch", "status", "employer"]
     exact_search_columns = ("id_number", "phone", "expert_no", "application_no")
+    prefix_search_columns = ("name",)
     formatters_columns = {"accepts_remote": yes_no, "emergency_expert": yes_no}
     validators_columns = {
         "name": [FieldCheck(validate_name)],
