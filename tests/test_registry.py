@@ -243,3 +243,24 @@ def test_unfiltered_total_is_refreshed_after_an_insert(app, make_expert):
     assert total() == before
     make_expert("计数者")
     assert total() == before + 1
+
+
+def test_status_owner_and_numbers_are_not_writable_through_forms(app, make_expert):
+    """Mass assignment: status, owner, 专家编号 and version posted anyway change nothing."""
+    from app.extensions import db
+    from app.models import Expert
+
+    account = make_expert("不可改")
+    client = app.test_client()
+    login_staff(client, "testadmin")
+    resp = client.post(f"/expertadminview/edit/{account.expert_id}", data={
+        "name": "不可改", "id_number": account.id_number, "phone": account.phone,
+        "admission_type": "续聘", "status": "已入库", "user": "1", "user_id": "1",
+        "expert_no": "XJ2099999999", "application_no": "SQ99999999", "version": "99"})
+    assert resp.status_code == 302
+    with app.app_context():
+        expert = db.session.get(Expert, account.expert_id)
+        assert expert.status == "草稿" and expert.user_id == account.user_id
+        assert expert.expert_no is None and expert.application_no != "SQ99999999"
+        assert expert.version == 2
+        db.session.remove()
