@@ -199,7 +199,7 @@ class Expert(Model):
     political_status_id = Column(Integer, ForeignKey("political_status.id"))
     political_status = relationship(PoliticalStatus)
     prefecture_id = Column(Integer, ForeignKey("prefecture.id"), index=True)
-    prefecture = relationship(Prefecture)
+    prefecture = relationship(Prefecture, foreign_keys=[prefecture_id])
     address = Column(String(200))  # 详细地址
     email = Column(String(254))  # 本人电子邮箱
     phone = Column(String(11), unique=True)  # 本人手机号码 (also a login)
@@ -222,6 +222,15 @@ class Expert(Model):
     id_front_file = relationship(StoredFile, foreign_keys=[id_front_file_id])
     id_back_file_id = Column(Integer, ForeignKey("stored_file.id"))  # 身份证国徽面
     id_back_file = relationship(StoredFile, foreign_keys=[id_back_file_id])
+    signed_form_file_id = Column(Integer, ForeignKey("stored_file.id"))  # 签字盖章的申请表
+    signed_form_file = relationship(StoredFile, foreign_keys=[signed_form_file_id])
+    # 初次选聘入库: 续聘 keeps the 市州, 工作单位 and 申报专业 of the first appointment.
+    first_prefecture_id = Column(Integer, ForeignKey("prefecture.id"))
+    first_prefecture = relationship(Prefecture, foreign_keys=[first_prefecture_id])
+    first_employer = Column(String(200))
+    first_specialty_id = Column(Integer, ForeignKey("specialty.id"))
+    first_specialty = relationship(Specialty, foreign_keys=[first_specialty_id])
+    submitted_at = Column(DateTime, index=True)  # last 提交审核
     status = Column(String(8), nullable=False, default=ExpertStatus.DRAFT.value, index=True)
     # Bumped on every change by the expert: the review issue's optimistic lock.
     version = Column(Integer, nullable=False, default=1)
@@ -446,6 +455,7 @@ class ReviewRecord(Model):
     from_status = Column(String(8))
     to_status = Column(String(8), nullable=False)
     opinion = Column(Text)
+    section_opinions = Column(Text)  # JSON: {"教育经历": "请补充学历证明", ...}
 
     def __repr__(self) -> str:
         return f"{self.action} {self.reviewed_at:%Y-%m-%d %H:%M}"
@@ -468,6 +478,15 @@ class TrainingRecord(Model):
 
     def __repr__(self) -> str:
         return self.round_name
+
+
+class ApplicationDraft(Model):
+    """暂存: everything typed in the 专家入库申请 wizard, valid or not, as typed."""
+
+    __tablename__ = "application_draft"
+    expert_id = Column(Integer, ForeignKey("expert.id", ondelete="CASCADE"), primary_key=True)
+    data = Column(Text, nullable=False)  # JSON
+    updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
 
 class ImportBatch(Model):

@@ -85,9 +85,20 @@ def sync_employer_avoidance(expert: Expert) -> None:
         )
 
 
+def remember_first_appointment(expert: Expert) -> None:
+    """续聘 keeps the 市州, 工作单位 and 申报专业 of the first appointment: note them once."""
+    if expert.first_prefecture_id is None and expert.first_prefecture is None:
+        expert.first_prefecture = expert.prefecture
+    if expert.first_employer is None:
+        expert.first_employer = expert.employer
+    if expert.first_specialty_id is None and expert.first_specialty is None:
+        expert.first_specialty = expert.main_specialty
+
+
 def prepare_new_expert(session: Session, expert: Expert) -> Expert:
     """Everything a new expert needs before it is saved: derived fields, account, number."""
     derive_from_id_number(expert)
+    remember_first_appointment(expert)
     if expert.user_id is None and expert.user is None:
         create_account(session, expert, expert_role(session))
     session.add(expert)
