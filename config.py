@@ -106,3 +106,9 @@ PROXY_COUNT = int(os.environ.get("PROXY_COUNT", 0))
 # Upload limits (bytes): photos and ID card sides; certificates, signed forms, attachments.
 UPLOAD_MAX_IMAGE_BYTES = int(os.environ.get("UPLOAD_MAX_IMAGE_BYTES", 2 * 1024 * 1024))
 UPLOAD_MAX_DOCUMENT_BYTES = int(os.environ.get("UPLOAD_MAX_DOCUMENT_BYTES", 10 * 1024 * 1024))
+
+# Admission rules shown to reviewers as flags (not silent blocks).
+ADMISSION_MAX_AGE = int(os.environ.get("ADMISSION_MAX_AGE", 70))
+ADMISSION_MIN_WORK_YEARS = int(os.environ.get("ADMISSION_MIN_WORK_YEARS", 8))
+# The address printed in QR codes (e.g. https://expert.example.gov.cn); else the request's.
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL")

@@ -457,6 +457,12 @@ class ReviewRecord(Model):
     opinion = Column(Text)
     section_opinions = Column(Text)  # JSON: {"教育经历": "请补充学历证明", ...}
 
+    @property
+    def section_opinions_dict(self) -> dict[str, str]:
+        import json
+
+        return json.loads(self.section_opinions) if self.section_opinions else {}
+
     def __repr__(self) -> str:
         return f"{self.action} {self.reviewed_at:%Y-%m-%d %H:%M}"
 

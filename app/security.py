@@ -105,7 +105,9 @@ class LoginView(AuthDBView):
                 if user.must_change_password:
                     flash("首次登录请立即修改密码", "warning")
                     return redirect(url_for("AccountView.change_password"))
-                return redirect(get_safe_redirect(request.args.get("next", "")))
+                next_url = request.args.get("next")
+                return redirect(get_safe_redirect(next_url) if next_url else url_for(
+                    "HomeIndexView.index"))
             form.password.errors = [LOGIN_FAILED]
             need_captcha = login_guard.needs_captcha(store, typed, client_ip(), policy)
         form.captcha.data = ""

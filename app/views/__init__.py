@@ -16,9 +16,11 @@ def add_menu_view(appbuilder: Any, view: Any, name: str, category: str | None = 
 
 
 def register_views(appbuilder: Any) -> None:
-    from app.views import account, audit, files, registry
+    from app.views import account, application, audit, files, registry, review
 
     registry.register(appbuilder)
+    application.register(appbuilder)
+    review.register(appbuilder)
     files.register(appbuilder)
     audit.register(appbuilder)
     account.register(appbuilder)

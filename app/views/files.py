@@ -1,14 +1,14 @@
 """Uploaded files, served only through the ownership rule, always as attachments."""
 from __future__ import annotations
 
-from flask import abort, current_app, send_file
+from flask import abort, current_app, request, send_file
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_login import current_user
 
 from app.extensions import db
 from app.models import StoredFile
-from app.services.ownership import can_read_file
+from app.services.ownership import can_read_file, is_staff
 from app.services.uploads import stored_path
 
 
@@ -27,8 +27,13 @@ class FileView(BaseView):
         path = stored_path(current_app.config["UPLOAD_FOLDER"], stored.stored_name)
         if not path.is_file():
             abort(404)
-        resp = send_file(path, mimetype=stored.content_type, as_attachment=True,
+        # Staff may view images and PDFs inside the review page; everyone else downloads.
+        inline = request.args.get("inline") == "1" and is_staff(current_user)
+        resp = send_file(path, mimetype=stored.content_type, as_attachment=not inline,
                          download_name=stored.original_name, max_age=0)
+        if inline:
+            resp.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'self'"
+            resp.headers["X-Frame-Options"] = "SAMEORIGIN"
         resp.headers["X-Content-Type-Options"] = "nosniff"
         resp.headers["Cache-Control"] = "no-store"
         return resp
