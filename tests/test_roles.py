@@ -12,6 +12,9 @@ EXPERT_ENDPOINTS = {
     "LoginView.captcha", "favicon",
     "LocaleView.index", "AccountView.change_password", "MyProfileView.profile",
     "UtilView.back", "MenuApi.get_menu_data",
+    # the expert's own application: no object id in these routes, own_expert() only
+    "ApplicationView.start", "ApplicationView.step", "ApplicationView.form_pdf",
+    "ContinuingEducationView.index",
     # the JWT login API answers anyone (400 without credentials); issue #3 adds its lockout
     "SecurityApi.login", "SecurityApi.refresh",
 }
