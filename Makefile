@@ -9,13 +9,13 @@ HOST ?= 127.0.0.1
 DEMO_EXPERTS ?= 30
 export FLASK_APP := app:create_app
 
-.PHONY: run test setup venv font chromium translations db lint clean
+.PHONY: run test setup venv font test-deps translations db lint clean
 
 run: setup db
 	@echo "服务地址: http://$(HOST):$(PORT)"
 	$(BIN)/gunicorn --workers 2 --threads 4 --bind $(HOST):$(PORT) --access-logfile - "app:create_app()"
 
-test: setup chromium
+test: setup test-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 setup: venv font translations
@@ -38,14 +38,18 @@ font:
 	  echo "缺少中文字体：请以 root 运行 'apt-get install fonts-noto-cjk'（PDF 需要）"; \
 	fi
 
-# Browser tests drive Debian's chromium (Playwright's own browser download is not used).
-chromium:
-	@if command -v chromium >/dev/null; then :; \
+# Browser tests drive Debian's chromium (Playwright's own browser download is not used);
+# QR codes are decoded with zbar.
+test-deps:
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	ldconfig -p 2>/dev/null | grep -q libzbar.so || missing="$$missing libzbar0"; \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "安装 chromium（浏览器测试）..."; \
-	  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; \
+	  echo "安装测试依赖：$$missing ..."; \
+	  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; \
 	else \
-	  echo "未找到 chromium：浏览器测试将跳过（root 运行 'apt-get install chromium'）"; \
+	  echo "缺少测试依赖：$$missing（root 运行 'apt-get install$$missing'）；相关测试将跳过"; \
 	fi
 
 translations:

@@ -232,4 +232,13 @@ class ContinuingEducationView(BaseView):
 
 def register(appbuilder) -> None:
     add_menu_view(appbuilder, ApplicationView, "专家入库申请", icon="fa-edit")
-    add_menu_view(appbuilder, ContinuingEducationView, "继续教育", icon="fa-graduation-cap")
+    add_menu_view(appbuilder, ContinuingEducationView, "继续教育", icon="fa-graduation-cap",
+                  menu_cond=expert_is_admitted)
+
+
+def expert_is_admitted() -> bool:
+    """【继续教育】 shows in the menu once the application is approved."""
+    if not current_user.is_authenticated:
+        return False
+    expert = own_expert(db.session, current_user)
+    return expert is not None and expert.status == ExpertStatus.ADMITTED.value
