@@ -260,6 +260,8 @@ class Expert(Model):
 
     __table_args__ = (
         Index("ix_expert_prefecture_specialty", "prefecture_id", "main_specialty_id"),
+        # the review queue: 待审核 in order of submission
+        Index("ix_expert_status_submitted", "status", "submitted_at"),
     )
 
     def __repr__(self) -> str:
