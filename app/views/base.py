@@ -12,7 +12,7 @@ from wtforms.validators import StopValidation
 from wtforms.validators import ValidationError as WTFValidationError
 
 from app.services.validators import ValidationError
-from app.views.fastlist import FilterPrefix
+from app.views.fastlist import CachedSearchWidget, FilterPrefix
 
 
 class FieldCheck:
@@ -72,6 +72,7 @@ class StaffModelView(ModelView):
 
     audience = "staff"
     page_size = 20
+    search_widget = CachedSearchWidget
     # Columns that may be searched by their exact value only (never by prefix).
     exact_search_columns: tuple[str, ...] = ()
     # Columns searched by prefix or exact value only: both walk an index.

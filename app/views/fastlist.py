@@ -9,11 +9,14 @@ import time
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import get_field_setup_query
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.widgets import SearchWidget
 from flask_babel import lazy_gettext
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 COUNT_TTL_SECONDS = 30.0
+REFERENCE_TABLES = {"prefecture", "political_status", "education_level", "degree",
+                    "title_level", "title", "specialty"}
 _counts: dict[tuple[str, str], tuple[float, int]] = {}
 _lock = threading.Lock()
 
@@ -45,6 +48,11 @@ def _forget_counts(session: Session, flush_context) -> None:
         with _lock:
             for key in [k for k in _counts if k[1] in tables]:
                 _counts.pop(key, None)
+    # a reference list changed: the search fields' options must show it
+    changed = {obj.__tablename__ for obj in list(session.new) + list(session.dirty)
+               + list(session.deleted) if hasattr(obj, "__tablename__")}
+    if changed & REFERENCE_TABLES:
+        forget_search_fields()
 
 
 if not event.contains(Session, "after_flush", _forget_counts):
@@ -68,3 +76,42 @@ class FilterPrefix(BaseFilter):
             return query.filter(field.op("GLOB")(pattern))
         pattern = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         return query.filter(field.like(pattern))
+
+
+_search_parts: dict[tuple, tuple[float, dict]] = {}
+SEARCH_TTL_SECONDS = 60.0
+
+
+class CachedSearchWidget(SearchWidget):
+    """FAB renders every search field (with every option of every reference list) on each
+    list request; the fields do not depend on the request, so they are rendered once a
+    minute per view and language. The active filters are still computed per request."""
+
+    def __call__(self, **kwargs):
+        from flask_babel import get_locale
+
+        form = self.template_args["form"]
+        cols = tuple(self.template_args["include_cols"])
+        key = (type(form).__name__, cols, str(get_locale()))
+        now = time.monotonic()
+        with _lock:
+            cached = _search_parts.get(key)
+        if cached is None or now - cached[0] > SEARCH_TTL_SECONDS:
+            dict_filters = self.filters.get_search_filters()
+            parts = {
+                "label_columns": {c: str(form[c].label.text) for c in cols},
+                "form_fields": {c: form[c]() for c in cols},
+                "search_filters": {c: [str(f.name) for f in dict_filters[c]] for c in cols},
+            }
+            with _lock:
+                _search_parts[key] = (now, parts)
+        else:
+            parts = cached[1]
+        kwargs.update(parts)
+        kwargs["active_filters"] = self.filters.get_filters_values_tojson()
+        return super(SearchWidget, self).__call__(**kwargs)
+
+
+def forget_search_fields() -> None:
+    with _lock:
+        _search_parts.clear()
