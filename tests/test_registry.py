@@ -1,5 +1,6 @@
 """Staff screens of the registry and the expert's own profile."""
 import io
+import re
 
 from openpyxl import load_workbook
 
@@ -264,3 +265,24 @@ def test_status_owner_and_numbers_are_not_writable_through_forms(app, make_exper
         assert expert.expert_no is None and expert.application_no != "SQ99999999"
         assert expert.version == 2
         db.session.remove()
+
+
+def test_deep_pages_match_plain_offset_paging(app, make_expert, monkeypatch):
+    """Deep pages start from noted ids; they must show exactly what OFFSET would."""
+    from app.extensions import db
+    from app.models import Expert
+    from app.views import fastlist
+
+    monkeypatch.setattr(fastlist, "ANCHOR_EVERY", 3)
+    for i in range(12):
+        make_expert(f"翻页{i}")
+    client = app.test_client()
+    login_staff(client)
+    with app.app_context():
+        ids = [i for (i,) in db.session.query(Expert.id).order_by(Expert.id.desc())]
+        db.session.remove()
+    for page in range(0, len(ids) // 2):
+        html = client.get(f"/expertadminview/list/?psize_ExpertAdminView=2"
+                          f"&page_ExpertAdminView={page}").get_data(True)
+        shown = [int(x) for x in re.findall(r"/expertadminview/show/(\d+)", html)]
+        assert sorted(set(shown), reverse=True) == ids[page * 2:page * 2 + 2], page

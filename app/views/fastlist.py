@@ -11,10 +11,13 @@ from flask_appbuilder.models.sqla.filters import get_field_setup_query
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.widgets import SearchWidget
 from flask_babel import lazy_gettext
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 COUNT_TTL_SECONDS = 30.0
+ANCHOR_EVERY = 1000
+ANCHOR_TTL_SECONDS = 60.0
+_anchors: dict[tuple[str, str, int], tuple[float, list[int]]] = {}
 REFERENCE_TABLES = {"prefecture", "political_status", "education_level", "degree",
                     "title_level", "title", "specialty"}
 _counts: dict[tuple[str, str], tuple[float, int]] = {}
@@ -41,6 +44,52 @@ class CountCachingInterface(SQLAInterface):
         return total
 
 
+    # Deep pages of the unfiltered list in its default order (newest first): OFFSET
+    # 500,000 walks half a million index entries (about 170 ms on PostgreSQL). Every
+    # 1000th id is noted once a minute, so a page starts from the nearest note and skips
+    # fewer than 1000 rows. Rows added since the notes shift deep pages by that many rows
+    # until the next refresh (at once in the worker that added them).
+    def query(self, filters=None, order_column="", order_direction="", page=None,
+              page_size=None, select_columns=None, outer_default_load=False):
+        offset = (page or 0) * (page_size or 0)
+        unfiltered = filters is None or not getattr(filters, "filters", None)
+        default_order = order_column in ("", "id") and order_direction in ("", "desc")
+        if offset < ANCHOR_EVERY or not (unfiltered and default_order and page_size):
+            return super().query(filters, order_column, order_direction, page, page_size,
+                                 select_columns, outer_default_load)
+        anchor = self._anchor(offset)
+        if anchor is None:
+            return super().query(filters, order_column, order_direction, page, page_size,
+                                 select_columns, outer_default_load)
+        anchor_id, skip = anchor
+        count = self.query_count(self.session.query(self.obj), filters, select_columns)
+        query = self.session.query(self.obj).filter(self.obj.id <= anchor_id)
+        query = self.apply_all(query, filters, "id", "desc", None, None, select_columns,
+                               outer_default_load)
+        return count, query.offset(skip).limit(page_size).all()
+
+    def _anchor(self, offset: int) -> tuple[int, int] | None:
+        key = (str(self.session.get_bind().url), self.obj.__tablename__, ANCHOR_EVERY)
+        now = time.monotonic()
+        with _lock:
+            cached = _anchors.get(key)
+        if cached is None or now - cached[0] > ANCHOR_TTL_SECONDS:
+            numbered = select(
+                self.obj.id, func.row_number().over(order_by=self.obj.id.desc()).label("n")
+            ).subquery()
+            ids = [row[0] for row in self.session.execute(
+                select(numbered.c.id).where((numbered.c.n - 1) % ANCHOR_EVERY == 0)
+                .order_by(numbered.c.id.desc()))]
+            cached = (now, ids)
+            with _lock:
+                _anchors[key] = cached
+        index = offset // ANCHOR_EVERY
+        ids = cached[1]
+        if index >= len(ids):
+            return None
+        return ids[index], offset - index * ANCHOR_EVERY
+
+
 def _forget_counts(session: Session, flush_context) -> None:
     tables = {obj.__tablename__ for obj in list(session.new) + list(session.deleted)
               if hasattr(obj, "__tablename__")}
@@ -48,6 +97,8 @@ def _forget_counts(session: Session, flush_context) -> None:
         with _lock:
             for key in [k for k in _counts if k[1] in tables]:
                 _counts.pop(key, None)
+            for key in [k for k in _anchors if k[1] in tables]:
+                _anchors.pop(key, None)
     # a reference list changed: the search fields' options must show it
     changed = {obj.__tablename__ for obj in list(session.new) + list(session.dirty)
                + list(session.deleted) if hasattr(obj, "__tablename__")}
