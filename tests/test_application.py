@@ -396,3 +396,27 @@ def test_expert_numbers_run_in_sequence_per_year(app, make_expert):
         db.session.rollback()
         db.session.remove()
     assert b
+
+
+def test_another_experts_file_cannot_be_attached(app, make_expert):
+    """A file id posted in a hidden field must be the expert's own upload."""
+    from app.extensions import db
+    from app.services import uploads
+
+    victim = make_expert("文件主人")
+    with app.app_context():
+        stored = uploads.store(db.session, owner_id=victim.user_id, kind_name="photo",
+                               filename="别人的照片.png", data=png(),
+                               upload_dir=app.config["UPLOAD_FOLDER"])
+        db.session.commit()
+        victim_file = stored.id
+        db.session.remove()
+    account = make_expert("借文件")
+    client = app.test_client()
+    login_expert(client, account)
+    data = {k: v for k, v in step1_data(app, account).items() if k != "b_photo_file__upload"}
+    data["b_photo_file"] = str(victim_file)
+    resp = post(client, 1, data)
+    errors = dict(re.findall(r'data-error-for="([^"]+)">([^<]+)', resp.get_data(True)))
+    assert errors["b_photo_file"] == "请重新上传一寸免冠照(近期照)"
+    assert client.get(f"/files/{victim_file}").status_code == 404
