@@ -24,10 +24,16 @@ moved past the loaded ids and the tables are VACUUM ANALYZEd (what autovacuum wo
 after such a load). SQLite gets no ANALYZE: the app never runs one.
 
 Timing: each request is repeated ``--repeat`` times after ``--warmup`` warm-ups; the
-median and p95 (nearest rank) are reported. One more request per query is made with a
-``before_cursor_execute`` / ``after_cursor_execute`` listener that records every SQL
-statement; the statements are then replayed (execute + fetchall) and the costliest are
-explained (EXPLAIN QUERY PLAN on SQLite, EXPLAIN (ANALYZE, BUFFERS) on PostgreSQL).
+median and p95 (nearest rank) are reported. Every response must be 200, show the
+searched expert (申请专家编号) and a 记录数目 equal to the count computed in SQL, so a
+filter that is silently dropped fails the run. Filter indexes (``_flt_<i>_<col>``) are
+looked up in the live view by filter type (eq / sw / rel_o_m), as the app may change
+its filter lists. ``--fab-defaults`` undoes, in the benchmark process only, what the
+app changes in FAB's list and permission machinery, to time the "before" state.
+One more request per query is made with ``before_cursor_execute`` /
+``after_cursor_execute`` listeners that record every SQL statement; the statements are
+then replayed (execute + fetchall) and the costliest are explained (EXPLAIN QUERY PLAN
+on SQLite, EXPLAIN (ANALYZE, BUFFERS) on PostgreSQL).
 
 Results: a table on stdout, bench/results/registry-<db>.json (figures, SQL, plans) and
 bench/results/registry-<db>-sql.txt (the same SQL and plans, readable).
@@ -143,6 +149,7 @@ class Generator:
     used_ids: set = field(default_factory=set)
     used_phones: set = field(default_factory=set)
     expert_no_seq: int = 0
+    with_submitted_at: bool = False
     child_ids: dict = field(default_factory=lambda: {
         "ab_user_role": 0, "education": 0, "work_experience": 0, "avoidance_unit": 0,
         "qualification": 0})
@@ -237,13 +244,18 @@ class Generator:
                 batch_name = rng.choice(BATCHES)
             employer = rng.choice(self.employers[pref_idx[j]])
             r = rng.random()
-            experts.append((
+            row = (
                 eid, uid, f"SQ{eid:08d}", expert_no, name, gender, birth.isoformat(), id_number,
                 rng.choice(political), p_id, f"{p_name}某某路{rng.randint(1, 999)}号",
                 f"{username}@example.com" if r < 0.8 else None, phone,
                 f"{rng.choice(PHONE_PREFIXES)}{rng.randrange(10 ** 8):08d}" if r < 0.2 else None,
                 r < 0.7, r < 0.35, "续聘" if r < 0.7 else ("新聘" if r < 0.98 else "其他"),
-                batch_name, employer, rng.choice(leaf), titles[j], status, 1, created, created))
+                batch_name, employer, rng.choice(leaf), titles[j], status, 1, created, created)
+            if self.with_submitted_at:  # 提交时间, for every expert past 草稿
+                row += (None if status == "草稿" else (
+                    self.created0 + dt.timedelta(seconds=i * 23 + 86400 * rng.randint(1, 30))
+                ).isoformat(" ", "microseconds"),)
+            experts.append(row)
             year = birth.year + 18
             n_edu = 1 if r < 0.7 else (0 if r < 0.85 else 2)  # average 1
             for k in range(n_edu):
@@ -256,13 +268,15 @@ class Generator:
             n_work = rng.randint(1, 3)  # average 2
             for k in range(n_work):
                 cid["work_experience"] += 1
-                last = k == n_work - 1
+                last = k == n_work - 1 or work_start > 2020  # the current job: no end date
                 end = None if last else min(work_start + rng.randint(3, 12), 2024)
                 works.append((cid["work_experience"], eid, f"{work_start}-07-15",
                               None if last else f"{end}-06-30",
                               employer if last else rng.choice(self.employers[pref_idx[j]]),
                               rng.choice(POSITIONS), names[(j + k + 1) % count]))
-                work_start = end if end else work_start
+                if last:
+                    break
+                work_start = end
             cid["avoidance_unit"] += 1
             avoids.append((cid["avoidance_unit"], eid, employer, None, "本人工作单位", True))
             if rng.random() < 0.3:
@@ -320,9 +334,13 @@ def fresh_database(url: str) -> None:
 
 
 def make_app(url: str):
+    import atexit
+    import shutil
+
     from app import create_app
 
     uploads = tempfile.mkdtemp(prefix="bench-uploads-")
+    atexit.register(shutil.rmtree, uploads, ignore_errors=True)
     return create_app({
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": url,
@@ -370,17 +388,28 @@ def read_reference(conn) -> Reference:
     )
 
 
+def load_columns(model_tables) -> dict[str, tuple[str, ...]]:
+    """COLUMNS, plus the optional columns the current schema has."""
+    cols = dict(COLUMNS)
+    if "submitted_at" in model_tables["expert"].c:
+        cols["expert"] = cols["expert"] + ("submitted_at",)
+    return cols
+
+
 def load(url: str, n: int, batch: int, seed: int) -> dict[str, Any]:
-    from werkzeug.security import generate_password_hash
+    from operator import itemgetter
 
     from flask_appbuilder import Model
+    from werkzeug.security import generate_password_hash
 
     import app.models  # noqa: F401  (registers the tables)
 
     is_pg = make_url(url).get_backend_name() == "postgresql"
     engine = create_engine(url)
     tables = {name: Model.metadata.tables[name] for name in COLUMNS}
+    columns = load_columns(Model.metadata.tables)
     counts = dict.fromkeys(COLUMNS, 0)
+    reorder: dict[str, Any] = {}
     gen_seconds = 0.0
     t0 = time.perf_counter()
     with engine.begin() as conn:
@@ -393,6 +422,7 @@ def load(url: str, n: int, batch: int, seed: int) -> dict[str, Any]:
         gen = Generator(ref, seed, user_id0, 1, generate_password_hash(
             EXPERT_PASSWORD, "pbkdf2:sha256:1000"))
         gen.child_ids["ab_user_role"] = role_id0
+        gen.with_submitted_at = "submitted_at" in columns["expert"]
         if is_pg:
             raw = conn.connection.driver_connection
         else:
@@ -400,9 +430,12 @@ def load(url: str, n: int, batch: int, seed: int) -> dict[str, Any]:
             conn.exec_driver_sql("PRAGMA synchronous = OFF")
             conn.exec_driver_sql("PRAGMA cache_size = -1000000")
             sql = {}
-            for name, cols in COLUMNS.items():
+            for name, cols in columns.items():
                 compiled = insert(tables[name]).compile(dialect=conn.dialect, column_keys=list(cols))
-                assert list(compiled.positiontup) == list(cols), (name, compiled.positiontup)
+                order = list(compiled.positiontup)
+                assert sorted(order) == sorted(cols), (name, order)
+                if order != list(cols):  # the compiled insert lists columns in table order
+                    reorder[name] = itemgetter(*(cols.index(c) for c in order))
                 sql[name] = str(compiled)
         done = 0
         while done < n:
@@ -410,10 +443,12 @@ def load(url: str, n: int, batch: int, seed: int) -> dict[str, Any]:
             g0 = time.perf_counter()
             rows = gen.batch(done, size)
             gen_seconds += time.perf_counter() - g0
-            for name, cols in COLUMNS.items():
+            for name, cols in columns.items():
                 data = rows[name]
                 if not data:
                     continue
+                if name in reorder:
+                    data = list(map(reorder[name], data))
                 if is_pg:
                     with raw.cursor() as cur, cur.copy(
                             f"COPY {name} ({', '.join(cols)}) FROM STDIN") as copy:
@@ -450,6 +485,61 @@ def load(url: str, n: int, batch: int, seed: int) -> dict[str, Any]:
     }
 
 
+def check_sample(url: str, size: int = 2000, seed: int = 7) -> dict[str, Any]:
+    """Validate a random sample of the loaded experts with the app's own validators."""
+    from app.services.validators import (
+        ValidationError,
+        check_id_agrees,
+        validate_date_range,
+        validate_email,
+        validate_id_number,
+        validate_name,
+        validate_phone,
+    )
+
+    engine = create_engine(url)
+    problems: list[str] = []
+    with engine.connect() as conn:
+        lo, hi = conn.execute(text("SELECT min(id), max(id) FROM expert")).one()
+        ids = random.Random(seed).sample(range(lo, hi + 1), min(size, hi - lo + 1))
+        id_list = ", ".join(map(str, ids))
+        experts = conn.execute(text(
+            "SELECT e.id, e.name, e.id_number, e.birth_date, e.gender, e.phone, e.email, "
+            "e.expert_no, e.status, u.username, u.first_name, u.email FROM expert e "
+            f"JOIN ab_user u ON u.id = e.user_id WHERE e.id IN ({id_list})")).all()
+        children = conn.execute(text(
+            f"SELECT expert_id, start_date, end_date FROM education WHERE expert_id IN ({id_list}) "
+            "UNION ALL SELECT expert_id, start_date, end_date FROM work_experience "
+            f"WHERE expert_id IN ({id_list})")).all()
+    engine.dispose()
+
+    def as_date(v):
+        return dt.date.fromisoformat(str(v)[:10]) if v is not None else None
+
+    for (eid, name, id_number, birth, gender, phone, email, expert_no, status, username,
+         first_name, user_email) in experts:
+        try:
+            assert validate_name(name) == name, "name not normalised"
+            assert validate_id_number(id_number) == id_number
+            check_id_agrees(id_number, as_date(birth), gender)
+            assert validate_phone(phone) == phone
+            if email:
+                validate_email(email)
+            validate_email(user_email)
+            assert first_name == name and user_email == f"{username}@expert.invalid"
+            assert (expert_no is not None) == (status == "已入库"), "专家编号 vs status"
+        except (ValidationError, AssertionError) as exc:
+            problems.append(f"expert {eid}: {getattr(exc, 'message', exc)}")
+    for eid, start, end in children:
+        try:
+            validate_date_range(as_date(start), as_date(end))
+        except ValidationError as exc:
+            problems.append(f"expert {eid}: {exc.message} ({start} .. {end})")
+    if problems:
+        raise SystemExit("invalid rows in the sample:\n  " + "\n  ".join(problems[:20]))
+    return {"experts": len(experts), "child_rows": len(children)}
+
+
 # ----------------------------------------------------------------------------- timing
 
 
@@ -459,18 +549,118 @@ class Query:
     label: str
     url: str
     expect: list[str]  # strings the page must contain: the searched expert
-    note: str = ""
+    count: int | None = None  # the list's 记录数目 must be this (the filter was applied)
     reference: bool = False
+
+
+def expert_view(app):
+    for view in app.appbuilder.baseviews:
+        if type(view).__name__ == "ExpertAdminView":
+            return view
+    raise SystemExit("ExpertAdminView is not registered")
+
+
+def filter_index(view, column: str, arg_names: tuple[str, ...]) -> tuple[int, str]:
+    """The URL index (``_flt_<i>_<column>``) of the column's filter with that arg_name:
+    "eq" equal to, "sw" starts with, "rel_o_m" relation equal. Looked up in the live
+    view, since the app may change its filter lists."""
+    filters = view._filters.get_search_filters().get(column) or []
+    for i, flt in enumerate(filters):
+        if flt.arg_name in arg_names:
+            return i, type(flt).__name__
+    raise SystemExit(f"ExpertAdminView has no {arg_names} filter on {column}: "
+                     f"{[type(f).__name__ for f in filters]}")
+
+
+def use_fab_defaults(app) -> list[str]:
+    """--fab-defaults: undo, in this process only, what the app changes in FAB's list and
+    permission machinery, to time the state before optimisation on the current code and
+    data: FAB's filter lists (ILIKE "starts with") on the expert list's non-exact columns,
+    plain SQLAInterface (uncounted-cache ``count(*)``), FAB's SearchWidget, FAB's
+    permission checks (one EXISTS query per menu item and button) and FAB's
+    Filters._get_filters. Anything else the app changes (templates, indexes) stays.
+    Returns what was undone, for the record."""
+    from flask_appbuilder.models.filters import Filters
+    from flask_appbuilder.models.sqla.interface import SQLAInterface
+    from flask_appbuilder.widgets import SearchWidget
+
+    changed = []
+    view = expert_view(app)
+    converter = view.datamodel.filter_converter_class(view.datamodel)
+    exact = set(getattr(view, "exact_search_columns", ()) or ())
+    for col, filters in list(view._filters._search_filters.items()):
+        default = converter.convert(col)
+        if col in exact or not default:
+            continue
+        if [type(f) for f in filters] != [type(f) for f in default]:
+            view._filters._search_filters[col] = default
+            view._filters._all_filters[col] = default
+            changed.append(f"ExpertAdminView filters on {col}: "
+                           f"{[type(f).__name__ for f in filters]} -> FAB's")
+    for v in app.appbuilder.baseviews:
+        dm = getattr(v, "datamodel", None)
+        if isinstance(dm, SQLAInterface) and type(dm) is not SQLAInterface:
+            changed.append(f"{type(v).__name__}.datamodel {type(dm).__name__} -> SQLAInterface")
+            dm.__class__ = SQLAInterface
+        widget = getattr(v, "search_widget", None)
+        if isinstance(widget, type) and issubclass(widget, SearchWidget) and widget is not SearchWidget:
+            changed.append(f"{type(v).__name__}.search_widget {widget.__name__} -> SearchWidget")
+            v.search_widget = SearchWidget
+    for cls in type(app.appbuilder.sm).__mro__:
+        if cls.__module__.startswith("flask_appbuilder"):
+            break
+        for name in ("has_access", "_has_view_access", "exist_permission_on_roles",
+                     "get_user_roles", "get_user_permissions", "get_user_roles_permissions"):
+            if name in vars(cls):
+                delattr(cls, name)
+                changed.append(f"{cls.__name__}.{name} -> FAB's")
+    try:
+        from app import fab_fixes
+    except ImportError:  # pragma: no cover
+        fab_fixes = None
+    original = getattr(fab_fixes, "_original_get_filters", None)
+    if original is not None and Filters._get_filters is not original:
+        Filters._get_filters = original
+        changed.append("Filters._get_filters -> FAB's")
+    return changed
+
+
+def app_state(app, conn) -> dict[str, Any]:
+    """What the timed code looked like: migration head, filters, datamodel, indexes."""
+    from sqlalchemy import inspect
+
+    view = expert_view(app)
+    filters = {col: [type(f).__name__ for f in fl]
+               for col, fl in view._filters.get_search_filters().items()
+               if col in ("name", "phone", "id_number", "expert_no", "prefecture",
+                          "main_specialty")}
+    insp = inspect(conn)
+    indexes = sorted(
+        f"{ix['name']}({', '.join(str(c) for c in ix['column_names'] if c) or ix.get('expressions')})"
+        + (" unique" if ix.get("unique") else "")
+        for ix in insp.get_indexes("expert"))
+    sm = type(app.appbuilder.sm)
+    overrides = sorted(f"{cls.__name__}.{name}" for cls in sm.__mro__
+                       if not cls.__module__.startswith(("flask_appbuilder", "builtins"))
+                       for name in vars(cls) if "access" in name or "permission" in name)
+    return {
+        "alembic_version": conn.execute(text("SELECT version_num FROM alembic_version")).scalar(),
+        "expert_view_datamodel": type(view.datamodel).__name__,
+        "expert_view_search_widget": getattr(view.search_widget, "__name__", str(view.search_widget)),
+        "security_manager_permission_overrides": overrides,
+        "expert_view_filters": filters,
+        "expert_indexes": indexes,
+    }
 
 
 def pick_targets(conn) -> dict[str, Any]:
     one = lambda sql, **kw: conn.execute(text(sql), kw).one()  # noqa: E731
     lo, hi = one("SELECT min(id), max(id) FROM expert")
-    # an admitted expert with a Han name, half-way through the table
+    # an admitted expert with a three-character Han name, half-way through the table
     row = conn.execute(text(
         "SELECT id, name, phone, id_number, expert_no, application_no, prefecture_id, "
         "main_specialty_id FROM expert WHERE id >= :mid AND status = '已入库' "
-        "AND name NOT LIKE '%·%' ORDER BY id LIMIT 1"), {"mid": (lo + hi) // 2}).one()
+        "AND name NOT LIKE '%·%' AND length(name) = 3 ORDER BY id LIMIT 1"), {"mid": (lo + hi) // 2}).one()
     t = dict(row._mapping)
     t["n_experts"] = one("SELECT count(*) FROM expert")[0]
     t["top_application_no"] = one("SELECT application_no FROM expert ORDER BY id DESC LIMIT 1")[0]
@@ -493,35 +683,50 @@ def pick_targets(conn) -> dict[str, Any]:
     return t
 
 
-def build_queries(t: dict[str, Any]) -> list[Query]:
+def build_queries(t: dict[str, Any], view) -> tuple[list[Query], dict[str, str]]:
     base = "/expertadminview/list/"
 
     def q(params):
         return f"{base}?{urlencode(params)}"
 
+    used: dict[str, str] = {}
+
+    def flt(column: str, *arg_names: str) -> str:
+        i, cls = filter_index(view, column, arg_names)
+        used[f"_flt_{i}_{column}"] = cls
+        return f"_flt_{i}_{column}"
+
+    n = t["n_experts"]
     deep_label = (f"page {t['deep_page'] + 1:,} (?page_ExpertAdminView={t['deep_page']})")
-    return [
-        Query("page1", "page 1 (default order id desc)", base, [t["top_application_no"]]),
+    queries = [
+        Query("page1", "page 1 (default order id desc)", base, [t["top_application_no"]], n),
         Query("deep_page", deep_label, q({"page_ExpertAdminView": t["deep_page"]}),
-              [t["deep_application_no"]]),
+              [t["deep_application_no"]], n),
         Query("name_equal", f"姓名 equal to ({t['name_count']:,} matches)",
-              q({"_flt_3_name": t["name"]}), [t["name_top_application_no"], t["name"]]),
+              q({flt("name", "eq"): t["name"]}), [t["name_top_application_no"], t["name"]],
+              t["name_count"]),
         Query("name_prefix", f"姓名 starts with ({t['prefix_count']:,} matches)",
-              q({"_flt_0_name": t["prefix"]}), [t["prefix_top_application_no"]]),
-        Query("phone", "手机号码 exact", q({"_flt_0_phone": t["phone"]}), [t["application_no"]]),
-        Query("id_number", "身份证号 exact", q({"_flt_0_id_number": t["id_number"]}),
-              [t["application_no"]]),
-        Query("expert_no", "专家编号 exact", q({"_flt_0_expert_no": t["expert_no"]}),
-              [t["application_no"]]),
+              q({flt("name", "sw"): t["prefix"]}), [t["prefix_top_application_no"]],
+              t["prefix_count"]),
+        Query("phone", "手机号码 exact", q({flt("phone", "eq"): t["phone"]}),
+              [t["application_no"]], 1),
+        Query("id_number", "身份证号 exact", q({flt("id_number", "eq"): t["id_number"]}),
+              [t["application_no"]], 1),
+        Query("expert_no", "专家编号 exact", q({flt("expert_no", "eq"): t["expert_no"]}),
+              [t["application_no"]], 1),
         Query("prefecture_specialty", f"市州 + 专业类别 ({t['pref_spec_count']:,} matches)",
-              q({"_flt_0_prefecture": t["prefecture_id"],
-                 "_flt_0_main_specialty": t["main_specialty_id"]}),
-              [t["pref_spec_top_application_no"]]),
+              q({flt("prefecture", "rel_o_m"): t["prefecture_id"],
+                 flt("main_specialty", "rel_o_m"): t["main_specialty_id"]}),
+              [t["pref_spec_top_application_no"]], t["pref_spec_count"]),
         Query("show", "detail /show/<id>", f"/expertadminview/show/{t['id']}",
               [t["application_no"], t["name"]]),
         Query("empty_floor", "reference: phone search, no match (auth + template floor)",
-              q({"_flt_0_phone": "10000000000"}), [], reference=True),
+              q({flt("phone", "eq"): "10000000000"}), [], 0, reference=True),
     ]
+    return queries, used
+
+
+_COUNT_RE = re.compile(r"<strong>[^<]*</strong>\s*(\d+)\s*</div>")
 
 
 def percentile(sorted_values: list[float], pct: float) -> float:
@@ -628,7 +833,7 @@ def replay_and_explain(engine, statements: list[dict[str, Any]], is_pg: bool,
 
 
 def run_queries(app, url: str, repeat: int, warmup: int, explain_top: int,
-                only: set[str] | None = None) -> tuple[dict, list]:
+                only: set[str] | None = None) -> tuple[dict, list, dict]:
     from app.extensions import db
 
     is_pg = make_url(url).get_backend_name() == "postgresql"
@@ -640,7 +845,8 @@ def run_queries(app, url: str, repeat: int, warmup: int, explain_top: int,
         with db.engine.connect() as conn:
             targets = pick_targets(conn)
         engine = db.engine
-    queries = [q for q in build_queries(targets) if not only or q.key in only]
+    queries, filters_used = build_queries(targets, expert_view(app))
+    queries = [q for q in queries if not only or q.key in only]
     results = []
     for q in queries:
         def get(q=q):
@@ -649,15 +855,22 @@ def run_queries(app, url: str, repeat: int, warmup: int, explain_top: int,
             assert r.status_code == 200, f"{q.key}: HTTP {r.status_code} for {q.url}\n{body[:800]}"
             for needle in q.expect:
                 assert needle in body, f"{q.key}: {needle!r} not on the page {q.url}"
+            if q.count is not None:
+                m = _COUNT_RE.search(body)
+                assert m and int(m.group(1)) == q.count, (
+                    f"{q.key}: record count {m and m.group(1)} on the page, {q.count} expected "
+                    f"(filter not applied?) {q.url}")
             return body
 
         for _ in range(warmup):
             get()
-        samples = []
+        samples, cpu = [], []
         for _ in range(repeat):
+            c0 = time.process_time()
             t0 = time.perf_counter()
             get()
             samples.append((time.perf_counter() - t0) * 1000)
+            cpu.append((time.process_time() - c0) * 1000)
         with app.app_context():
             with SqlRecorder(engine) as rec:
                 t0 = time.perf_counter()
@@ -669,6 +882,9 @@ def run_queries(app, url: str, repeat: int, warmup: int, explain_top: int,
             "key": q.key, "label": q.label, "url": q.url, "reference": q.reference,
             "median_ms": round(statistics.median(s), 2), "p95_ms": round(percentile(s, 95), 2),
             "min_ms": round(s[0], 2), "max_ms": round(s[-1], 2),
+            # CPU time of this (client + app) process: the Python part, without waiting
+            # for the database server or for other processes on the machine
+            "python_cpu_median_ms": round(statistics.median(cpu), 2),
             "samples_ms": [round(x, 2) for x in samples],
             "sql_statements": len(rec.statements),
             "sql_request_ms": round(sum(st["ms"] for st in rec.statements), 2),
@@ -678,10 +894,19 @@ def run_queries(app, url: str, repeat: int, warmup: int, explain_top: int,
         results.append(entry)
         print(f"  {q.key:<22} median {entry['median_ms']:8.1f} ms   p95 {entry['p95_ms']:8.1f} ms"
               f"   {entry['sql_statements']:3d} SQL", flush=True)
-    return targets, results
+    return targets, results, filters_used
 
 
 # ----------------------------------------------------------------------------- output
+
+
+def code_stamp() -> tuple[int, float]:
+    """Number and newest mtime of the app's code, templates and migrations: others may edit
+    them while the benchmark runs, and a run during an edit is marked as such."""
+    files = [f for d in ("app", "migrations", "config.py") for f in (
+        [ROOT / d] if d.endswith(".py") else (ROOT / d).rglob("*")) if f.is_file()
+        and f.suffix in (".py", ".html")]
+    return len(files), max((f.stat().st_mtime for f in files), default=0.0)
 
 
 def machine_info(url: str, app) -> dict[str, Any]:
@@ -712,6 +937,27 @@ def machine_info(url: str, app) -> dict[str, Any]:
     return {"nproc": os.cpu_count(), "mem_gib": round(mem_kb / 1024 / 1024, 1), "cpu": cpu,
             "python": platform.python_version(), "database": version,
             "flask_appbuilder": flask_appbuilder.__version__, "sqlalchemy": sqlalchemy.__version__}
+
+
+def short_sql(sql: str) -> str:
+    """One line, the long select lists elided."""
+    sql = re.sub(r"\s+", " ", sql).strip()
+    return re.sub(r"SELECT (?!count\(\*\) AS count_1 FROM \(SELECT)(.{60,}?) FROM ",
+                  "SELECT … FROM ", sql)
+
+
+def print_costliest(results: list[dict[str, Any]], top: int = 2) -> None:
+    """Where each request's database time goes: the costliest statement groups."""
+    print("\ncostliest SQL per request (replayed: execute + fetch; xN = times issued):")
+    for r in results:
+        print(f"  {r['key']}: {r['sql_statements']} statements")
+        for g in r["sql"][:top]:
+            each = g["replay_ms"] if g["replay_ms"] is not None else g["request_ms"] / g["count"]
+            print(f"    x{g['count']:<3} {each:8.2f} ms  {short_sql(g['sql'])[:150]}")
+            plan = [ln.strip() for ln in g.get("plan", []) if not ln.strip().startswith(
+                ("Buffers", "Planning", "Execution", "Heap Fetches", "Sort Method"))]
+            if plan and "ab_permission_view" not in g["sql"]:
+                print("                     plan: " + " / ".join(plan[:3])[:150])
 
 
 def write_sql_report(path: Path, db_name: str, results: list[dict[str, Any]]) -> None:
@@ -749,8 +995,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--explain-top", type=int, default=3,
                     help="explain this many costliest statements per request")
-    ap.add_argument("--only", help="comma-separated query keys to time")
+    ap.add_argument("--only", help="comma-separated query keys to time (page1, deep_page, "
+                    "name_equal, name_prefix, phone, id_number, expert_no, prefecture_specialty, "
+                    "show, empty_floor); written to registry-<db>-partial.json")
+    ap.add_argument("--fab-defaults", action="store_true",
+                    help="undo, in this process, what the app changes in FAB's list and "
+                         "permission machinery (filters, count, search widget, permission "
+                         "checks) to time the 'before' state on the current code; results go "
+                         "to registry-<db>-fab-defaults.json")
     args = ap.parse_args(argv)
+    if args.repeat < 15:
+        ap.error("--repeat must be at least 15")
     if args.experts > 1_600_000:
         ap.error("专家编号 has 6 digits: at most ~1.6 million experts (60% admitted)")
 
@@ -758,20 +1013,25 @@ def main(argv: list[str] | None = None) -> int:
     shown_url = make_url(url).render_as_string(hide_password=True)
     print(f"database: {shown_url}")
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    out_json = RESULTS_DIR / f"registry-{args.db}.json"
+    tag = f"{args.db}-fab-defaults" if args.fab_defaults else args.db
+    if args.only:  # a partial run does not replace the full results
+        tag += "-partial"
+    out_json = RESULTS_DIR / f"registry-{tag}.json"
 
     load_info = None
+    stamp0 = code_stamp()
     if not args.skip_load:
         fresh_database(url)
     app = make_app(url)
     print("schema, reference data, roles, staff user ...", flush=True)
     bootstrap(app)
     if args.skip_load:
-        if out_json.exists():
-            previous = json.loads(out_json.read_text(encoding="utf-8"))
-            load_info = previous.get("load")
-            if load_info:
-                load_info = {**load_info, "from_previous_run": True}
+        for candidate in (RESULTS_DIR / f"registry-{args.db}.json", out_json):
+            if candidate.exists():
+                load_info = json.loads(candidate.read_text(encoding="utf-8")).get("load")
+                if load_info:
+                    load_info = {**load_info, "from_previous_run": True}
+                    break
     else:
         print(f"loading {args.experts:,} experts ...", flush=True)
         load_info = load(url, args.experts, args.batch, args.seed)
@@ -782,28 +1042,57 @@ def main(argv: list[str] | None = None) -> int:
                  else "") + ")")
         if args.db == "sqlite":
             load_info["file_mib"] = round(Path(args.sqlite_path).stat().st_size / 2 ** 20)
+        checked = check_sample(url)
+        load_info["validated_sample"] = checked
+        print(f"  sample of {checked['experts']:,} experts and {checked['child_rows']:,} child rows "
+              "valid (app.services.validators)")
 
     info = machine_info(url, app)
+    from app.extensions import db
+
+    changed = use_fab_defaults(app) if args.fab_defaults else []
+    with app.app_context(), db.engine.connect() as conn:
+        state = app_state(app, conn)
+    state["fab_defaults"] = changed
+    if args.fab_defaults:
+        print("--fab-defaults: " + ("; ".join(changed) or "nothing to change"))
     print(f"timing ({args.warmup} warm-ups + {args.repeat} runs each) ...", flush=True)
     only = set(args.only.split(",")) if args.only else None
-    targets, results = run_queries(app, url, args.repeat, args.warmup, args.explain_top, only)
+    load_before = os.getloadavg()
+    stamp_before = code_stamp()
+    t_run = time.perf_counter()
+    targets, results, filters_used = run_queries(app, url, args.repeat, args.warmup,
+                                                 args.explain_top, only)
+    state["filters_used"] = filters_used
+    info["timing_seconds"] = round(time.perf_counter() - t_run, 1)
+    info["loadavg_before"] = [round(x, 2) for x in load_before]
+    info["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
+    state["code_changed_during_run"] = code_stamp() != stamp_before or code_stamp() != stamp0
+    state["code_newest_mtime"] = dt.datetime.fromtimestamp(code_stamp()[1]).isoformat(
+        timespec="seconds")
 
     print()
-    print(f"{'query':<62} {'median ms':>10} {'p95 ms':>9} {'SQL':>5}")
+    print(f"{'query':<58} {'median ms':>10} {'p95 ms':>9} {'CPU ms':>7} {'SQL':>5}")
     for r in results:
         flag = "" if r["reference"] or r["median_ms"] <= 25 else "  > 25 ms"
-        print(f"{r['label'][:62]:<62} {r['median_ms']:>10.1f} {r['p95_ms']:>9.1f} "
-              f"{r['sql_statements']:>5}{flag}")
+        print(f"{r['label'][:58]:<58} {r['median_ms']:>10.1f} {r['p95_ms']:>9.1f} "
+              f"{r['python_cpu_median_ms']:>7.1f} {r['sql_statements']:>5}{flag}")
+    print(f"load average before/after timing: {info['loadavg_before']} / {info['loadavg_after']}"
+          " (other processes share the machine)")
+    print_costliest(results)
+    if state["code_changed_during_run"]:
+        print("\nWARNING: files under app/ or migrations/ changed during this run: the figures "
+              "may mix two versions of the code; run it again.")
     report = {
         "benchmark": "registry", "db": args.db, "url": shown_url,
         "run_at": dt.datetime.now().isoformat(timespec="seconds"),
-        "machine": info, "load": load_info,
+        "machine": info, "load": load_info, "app_state": state,
         "settings": {"repeat": args.repeat, "warmup": args.warmup, "page_size": PAGE_SIZE,
                      "seed": args.seed},
         "targets": _jsonable(targets), "queries": results,
     }
     out_json.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
-    sql_txt = RESULTS_DIR / f"registry-{args.db}-sql.txt"
+    sql_txt = RESULTS_DIR / f"registry-{tag}-sql.txt"
     write_sql_report(sql_txt, args.db, results)
     print(f"\nwritten: {out_json.relative_to(ROOT)}, {sql_txt.relative_to(ROOT)}")
     return 0

@@ -143,10 +143,14 @@ def test_expert_page_has_the_manual_tabs_as_related_views(app, make_expert):
     client = app.test_client()
     login_staff(client)
     text = page_text(client.get(f"/expertadminview/show/{account.expert_id}"))
-    for tab in ("教育经历", "职称及资质", "工作经历", "评标实践经验", "业务技术专长", "回避单位",
-                "账户信息", "附件", "审核详情", "学习培训情况", "专业技术"):
+    for tab in ("基本信息", "教育经历", "职称及资质", "工作经历", "评标实践经验", "业务技术专长",
+                "回避单位", "账户信息", "附件", "审核详情", "学习培训情况", "专业技术"):
         assert tab in text
     assert account.id_number in text  # the full number on the detail page, for staff
+    # each tab is the related FAB view, built when opened
+    tab = client.get(f"/expertadminview/show/{account.expert_id}?tab=AvoidanceUnitAdminView")
+    assert "新疆测试建设公司" in page_text(tab) and "本人工作单位" in page_text(tab)
+    assert "/avoidanceunitadminview/add" in tab.get_data(True)
 
 
 def test_child_row_dates_are_checked(app, make_expert):

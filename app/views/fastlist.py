@@ -27,7 +27,16 @@ _lock = threading.Lock()
 class CountCachingInterface(SQLAInterface):
     """count(*) of a whole table is the slowest part of page one at a million rows; an
     unfiltered total is kept for 30 s (and dropped on any insert in this process).
-    Filtered totals are always exact: they come from an index."""
+    Filtered totals are always exact: they come from an index. ``eager`` loader options
+    load the relations a list shows in one query each, instead of one query per row."""
+
+    def __init__(self, obj, session=None, eager: tuple = ()):
+        super().__init__(obj, session)
+        self.eager = eager
+
+    def apply_all(self, query, *args, **kwargs):
+        query = super().apply_all(query, *args, **kwargs)
+        return query.options(*self.eager) if self.eager else query
 
     def query_count(self, query, filters=None, select_columns=None) -> int:
         if filters is not None and getattr(filters, "filters", None):

@@ -22,7 +22,7 @@ from app.views import add_menu_view
 from app.views.application import review_url
 from app.views.base import StaffModelView
 from app.views.fastlist import CountCachingInterface
-from app.views.registry import EXPERT_LABELS
+from app.views.registry import EXPERT_LABELS, EXPERT_LIST_LOADS
 
 
 def review_link(expert_id: int) -> Markup:
@@ -33,7 +33,7 @@ def review_link(expert_id: int) -> Markup:
 class ReviewQueueView(StaffModelView):
     """待审核申请: filters 市州, 入库类型, 入库批次, submitted between."""
 
-    datamodel = CountCachingInterface(Expert)
+    datamodel = CountCachingInterface(Expert, eager=EXPERT_LIST_LOADS)
     class_permission_name = "ReviewQueue"
     base_permissions = ["can_list"]
     base_filters = [["status", FilterEqual, ExpertStatus.PENDING.value]]
