@@ -260,8 +260,12 @@ class Expert(Model):
 
     __table_args__ = (
         Index("ix_expert_prefecture_specialty", "prefecture_id", "main_specialty_id"),
-        # the review queue: 待审核 in order of submission
+        # the review queue: 待审核 in order of submission, by 市州 + 入库类型 or by 入库批次;
+        # its counts are answered from these indexes alone
         Index("ix_expert_status_submitted", "status", "submitted_at"),
+        Index("ix_expert_queue_prefecture", "status", "prefecture_id", "admission_type",
+              "submitted_at"),
+        Index("ix_expert_queue_batch", "status", "admission_batch", "submitted_at"),
     )
 
     def __repr__(self) -> str:

@@ -680,6 +680,11 @@ def pick_targets(conn) -> dict[str, Any]:
             f"SELECT max(id), count(*) FROM expert WHERE {where}"), params).one()
         t[f"{key}_count"] = cnt
         t[f"{key}_top_application_no"] = f"SQ{top:08d}"
+    # 审核 → 待审核申请 (issue #4): the queue, and the queue filtered by 市州 + 入库类型
+    t["pending_count"] = one("SELECT count(*) FROM expert WHERE status = '待审核'")[0]
+    t["pending_filtered_count"] = one(
+        "SELECT count(*) FROM expert WHERE status = '待审核' AND prefecture_id = :p "
+        "AND admission_type = '续聘'", p=t["prefecture_id"])[0]
     return t
 
 
@@ -720,6 +725,14 @@ def build_queries(t: dict[str, Any], view) -> tuple[list[Query], dict[str, str]]
               [t["pref_spec_top_application_no"]], t["pref_spec_count"]),
         Query("show", "detail /show/<id>", f"/expertadminview/show/{t['id']}",
               [t["application_no"], t["name"]]),
+        Query("review_queue", f"审核 queue, page 1 ({t['pending_count']:,} 待审核)",
+              "/reviewqueueview/list/", [], t["pending_count"]),
+        Query("review_queue_filter",
+              f"审核 queue, 市州 + 入库类型 ({t['pending_filtered_count']:,} matches)",
+              "/reviewqueueview/list/?" + urlencode({
+                  flt("prefecture", "rel_o_m"): t["prefecture_id"],
+                  flt("admission_type", "eq"): "续聘"}),
+              [], t["pending_filtered_count"]),
         Query("empty_floor", "reference: phone search, no match (auth + template floor)",
               q({flt("phone", "eq"): "10000000000"}), [], 0, reference=True),
     ]

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 COUNT_TTL_SECONDS = 30.0
 ANCHOR_EVERY = 1000
-ANCHOR_TTL_SECONDS = 60.0
+ANCHOR_TTL_SECONDS = 300.0
 _anchors: dict[tuple[str, str, int], tuple[float, list[int]]] = {}
 REFERENCE_TABLES = {"prefecture", "political_status", "education_level", "degree",
                     "title_level", "title", "specialty"}
@@ -55,7 +55,7 @@ class CountCachingInterface(SQLAInterface):
 
     # Deep pages of the unfiltered list in its default order (newest first): OFFSET
     # 500,000 walks half a million index entries (about 170 ms on PostgreSQL). Every
-    # 1000th id is noted once a minute, so a page starts from the nearest note and skips
+    # 1000th id is noted every 5 minutes, so a page starts from the nearest note and skips
     # fewer than 1000 rows. Rows added since the notes shift deep pages by that many rows
     # until the next refresh (at once in the worker that added them).
     def query(self, filters=None, order_column="", order_direction="", page=None,
