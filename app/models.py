@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import relationship
 
@@ -563,3 +564,97 @@ class LoginThrottle(Model):
     failures = Column(Integer, nullable=False, default=0)
     locked_until = Column(DateTime)
     updated_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+# ---------------------------------------------------------------- continuing education (issue 5)
+
+
+class TrainingRound(Model):
+    """培训批次, e.g. 2025年第一批: who must attend, when, and what it costs."""
+
+    __tablename__ = "training_round"
+    id = Column(Integer, primary_key=True)
+    name = Column(String(60), unique=True, nullable=False)
+    # who must attend: experts of these 入库批次 (comma-separated; empty = all) in these statuses
+    admission_batches = Column(String(200))
+    statuses = Column(String(60), nullable=False, default=ExpertStatus.ADMITTED.value)
+    enroll_start = Column(DateTime, nullable=False)  # 报名（缴费）开始
+    enroll_end = Column(DateTime, nullable=False)
+    study_days = Column(Integer, nullable=False, default=30)  # 学习期限（天）
+    fee_fen = Column(Integer, nullable=False)  # 培训费（分）
+    makeup_fee_fen = Column(Integer, nullable=False, default=0)  # 补学费（分）
+    pass_mark = Column(Integer, nullable=False, default=60)
+    attempts_allowed = Column(Integer, nullable=False, default=2)
+    open_delay_days = Column(Integer, nullable=False, default=2)  # 缴费成功 N 天后开放学习
+    active = Column(Boolean, nullable=False, default=True)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class Course(Model):
+    """课程 of a round."""
+
+    __tablename__ = "course"
+    id = Column(Integer, primary_key=True)
+    round_id = Column(Integer, ForeignKey("training_round.id", ondelete="CASCADE"), nullable=False,
+                      index=True)
+    round = relationship(TrainingRound, backref="courses")
+    name = Column(String(100), nullable=False)  # 课程名称
+    required_minutes = Column(Integer, nullable=False, default=60)
+    sort = Column(Integer, nullable=False, default=0)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class Enrollment(Model):
+    """A row of 我的培训: one expert in one course (again, as 补学, after 不合格)."""
+
+    __tablename__ = "enrollment"
+    id = Column(Integer, primary_key=True)
+    expert_id = Column(Integer, ForeignKey("expert.id", ondelete="CASCADE"), nullable=False,
+                       index=True)
+    expert = relationship(Expert)
+    course_id = Column(Integer, ForeignKey("course.id", ondelete="CASCADE"), nullable=False)
+    course = relationship(Course)
+    attempt_no = Column(Integer, nullable=False, default=1)  # 2, 3… are 补学
+    paid_at = Column(DateTime)
+    study_start = Column(DateTime)  # 学习开始时间 = paid_at + open_delay_days
+    study_end = Column(DateTime)  # 学习结束时间
+    credited_seconds = Column(Integer, nullable=False, default=0)
+    review_status = Column(String(4), nullable=False, default="待批阅")  # 待批阅 / 合格 / 不合格
+    completed = Column(Boolean, nullable=False, default=False)  # 培训完毕
+    graded_at = Column(DateTime)  # 批阅时间
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("expert_id", "course_id", "attempt_no"),)
+
+    @property
+    def is_makeup(self) -> bool:  # 是否补学
+        return self.attempt_no > 1
+
+
+class PaymentOrder(Model):
+    """缴费: an order for one enrollment, paid through a provider or confirmed by statement."""
+
+    __tablename__ = "payment_order"
+    id = Column(Integer, primary_key=True)
+    order_no = Column(String(32), unique=True, nullable=False)
+    enrollment_id = Column(Integer, ForeignKey("enrollment.id", ondelete="CASCADE"),
+                           nullable=False, index=True)
+    enrollment = relationship(Enrollment, backref="orders")
+    expert_no = Column(String(20), nullable=False, index=True)
+    amount_fen = Column(Integer, nullable=False)
+    kind = Column(String(6), nullable=False)  # 培训费 / 补学费
+    status = Column(String(4), nullable=False, default="待支付", index=True)  # 待支付 / 已支付
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    paid_at = Column(DateTime)
+    provider = Column(String(20))  # local / wechat / alipay / statement / manual
+    provider_ref = Column(String(64))
+    confirmed_by_id = Column(Integer, ForeignKey("ab_user.id"))
+
+    __table_args__ = (UniqueConstraint("provider", "provider_ref"),)
+
+    def __repr__(self) -> str:
+        return self.order_no
