@@ -53,7 +53,7 @@ def expert_enrollment(session, expert_id):
 
 def notify(provider, order_no, amount, ref, when=NOW):
     body = json.dumps({"order_no": order_no, "amount_fen": amount, "transaction_id": ref}).encode()
-    ts = str(int(when.replace(tzinfo=dt.timezone.utc).timestamp()))
+    ts = str(int(when.replace(tzinfo=dt.UTC).timestamp()))
     return {provider.SIGNATURE: provider.sign(body, ts), provider.TIMESTAMP: ts}, body
 
 
