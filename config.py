@@ -112,3 +112,9 @@ ADMISSION_MAX_AGE = int(os.environ.get("ADMISSION_MAX_AGE", 70))
 ADMISSION_MIN_WORK_YEARS = int(os.environ.get("ADMISSION_MIN_WORK_YEARS", 8))
 # The address printed in QR codes (e.g. https://expert.example.gov.cn); else the request's.
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL")
+
+# 缴费: the payment provider. "local" is a signed stand-in for development and tests and is
+# refused when PRODUCTION is set; a WeChat Pay v3 / Alipay adapter plugs in by name.
+PRODUCTION = _env_bool("PRODUCTION", False)
+PAYMENT_PROVIDER = os.environ.get("PAYMENT_PROVIDER", "local")
+PAYMENT_LOCAL_SECRET = os.environ.get("PAYMENT_LOCAL_SECRET", "local-dev-secret")

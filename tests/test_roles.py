@@ -14,7 +14,7 @@ EXPERT_ENDPOINTS = {
     "UtilView.back", "MenuApi.get_menu_data",
     # the expert's own application: no object id in these routes, own_expert() only
     "ApplicationView.start", "ApplicationView.step", "ApplicationView.form_pdf",
-    "ContinuingEducationView.index",
+    "MyTrainingView.index",
     # the JWT login API answers anyone (400 without credentials); issue #3 adds its lockout
     "SecurityApi.login", "SecurityApi.refresh",
 }
@@ -23,8 +23,10 @@ REFUSED = {302, 401, 403, 404, 405}
 
 def _victim_objects(app, victim):
     """Rows of every kind that belong to the victim: an education row, a file, an attachment."""
+    import datetime as dt
+
     from app.extensions import db
-    from app.models import Attachment, Education, Expert
+    from app.models import Attachment, Course, Education, Enrollment, Expert, TrainingRound, utcnow
     from app.services import uploads
     from tests.test_uploads import pdf
 
@@ -37,9 +39,13 @@ def _victim_objects(app, victim):
         attachment = Attachment(title="私密", file=stored)
         expert.educations.append(education)
         expert.attachments.append(attachment)
+        rnd = TrainingRound(name=f"越权测试{expert.id}", enroll_start=utcnow(),
+                            enroll_end=utcnow() + dt.timedelta(days=9), fee_fen=100)
+        enrollment = Enrollment(expert=expert, course=Course(round=rnd, name="课程"))
+        db.session.add(enrollment)
         db.session.commit()
         ids = {"expert": expert.id, "file": stored.id, "education": education.id,
-               "attachment": attachment.id}
+               "attachment": attachment.id, "enrollment": enrollment.id}
         db.session.remove()
     return ids
 

@@ -28,6 +28,7 @@ from app.models import Course, Enrollment, Expert, ExpertStatus, PaymentOrder, T
 UNPAID, PAID = "待支付", "已支付"
 FEE, MAKEUP_FEE = "培训费", "补学费"
 MAX_NOTIFICATION_AGE = dt.timedelta(minutes=5)
+BEIJING = dt.timedelta(hours=8)  # times are stored in UTC and shown in 北京时间
 
 
 class PaymentError(Exception):
@@ -154,12 +155,14 @@ def open_study(enrollment: Enrollment, paid_at: dt.datetime) -> None:
 
 def study_gate(enrollment: Enrollment, now: dt.datetime) -> str | None:
     """None when 学习 may start, else the reason shown to the expert."""
+    days = enrollment.course.round.open_delay_days
     if enrollment.paid_at is None:
-        return "请先缴费，缴费成功的专家 2 天后即可进入培训"
+        return f"请先缴费，缴费成功的专家 {days} 天后即可进入培训"
     if now < enrollment.study_start:
-        return f"缴费成功的专家 2 天后即可进入培训，开放时间：{enrollment.study_start:%Y-%m-%d %H:%M:%S}"
+        opens = enrollment.study_start + BEIJING
+        return f"缴费成功的专家 {days} 天后即可进入培训，开放时间：{opens:%Y-%m-%d %H:%M:%S}"
     if enrollment.study_end and now > enrollment.study_end:
-        return f"学习已于 {enrollment.study_end:%Y-%m-%d %H:%M:%S} 结束"
+        return f"学习已于 {enrollment.study_end + BEIJING:%Y-%m-%d %H:%M:%S} 结束"
     return None
 
 

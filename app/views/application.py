@@ -11,7 +11,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Expert, ExpertStatus, StoredFile
+from app.models import Expert, StoredFile
 from app.services import application as app_service
 from app.services.application import BASIC, SECTIONS, STEPS, StepErrors
 from app.services.application_pdf import render_application_pdf
@@ -212,33 +212,5 @@ def review_url(expert: Expert) -> str:
         "ApplicationReviewView.application", expert_id=expert.id, _external=True)
 
 
-class ContinuingEducationView(BaseView):
-    """【继续教育】: opened to 已入库 experts; the training rounds come with issue #5."""
-
-    route_base = "/training"
-    class_permission_name = "ContinuingEducation"
-    audience = "expert"
-    default_view = "index"
-
-    @expose("/")
-    @has_access
-    def index(self):
-        expert = own_expert(db.session, current_user)
-        if expert is None or expert.status != ExpertStatus.ADMITTED.value:
-            flash("审核通过（已入库）后即可进入【继续教育】", "warning")
-            return redirect(url_for("MyProfileView.profile"))
-        return self.render_template("application/continuing_education.html", expert=expert)
-
-
 def register(appbuilder) -> None:
     add_menu_view(appbuilder, ApplicationView, "专家入库申请", icon="fa-edit")
-    add_menu_view(appbuilder, ContinuingEducationView, "继续教育", icon="fa-graduation-cap",
-                  menu_cond=expert_is_admitted)
-
-
-def expert_is_admitted() -> bool:
-    """【继续教育】 shows in the menu once the application is approved."""
-    if not current_user.is_authenticated:
-        return False
-    expert = own_expert(db.session, current_user)
-    return expert is not None and expert.status == ExpertStatus.ADMITTED.value

@@ -1,0 +1,290 @@
+"""【继续教育】→【培训考试】→【我的培训】 for experts; 缴费 with a QR code; the payment
+callback; staff screens for rounds, courses, orders and 线下对账."""
+from __future__ import annotations
+
+import base64
+import io
+import math
+
+import qrcode
+from flask import abort, current_app, flash, jsonify, redirect, request, url_for
+from flask_appbuilder import BaseView, expose
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import has_access
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from sqlalchemy import func, select
+from wtforms import StringField
+
+from app.extensions import csrf, db
+from app.models import (
+    Course,
+    Enrollment,
+    Expert,
+    ExpertStatus,
+    PaymentOrder,
+    TrainingRound,
+    utcnow,
+)
+from app.services import payment
+from app.services.ownership import own_expert
+from app.services.payment import LocalHmacProvider, PaymentError
+from app.views import add_menu_view
+from app.views.base import StaffModelView, yes_no
+
+PAGE_SIZES = (10, 20, 50)
+
+
+def provider() -> payment.PaymentProvider:
+    cfg = current_app.config
+    if cfg["PAYMENT_PROVIDER"] == "local":
+        return LocalHmacProvider(cfg["PAYMENT_LOCAL_SECRET"].encode(), request.host_url,
+                                 production=cfg["PRODUCTION"])
+    raise RuntimeError(f"unknown PAYMENT_PROVIDER {cfg['PAYMENT_PROVIDER']}")
+
+
+def qr_png_data_uri(text: str) -> str:
+    out = io.BytesIO()
+    qrcode.make(text, box_size=8, border=2).save(out, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+def progress_percent(enrollment: Enrollment) -> int:
+    required = max(1, enrollment.course.required_minutes * 60)
+    return min(100, math.floor(enrollment.credited_seconds * 100 / required))
+
+
+class MyTrainingView(BaseView):
+    """我的培训: the manual's columns, search by 课程名称, 共 N 条 / 10 条/页 / 前往."""
+
+    route_base = "/training"
+    class_permission_name = "ContinuingEducation"
+    audience = "expert"
+    default_view = "index"
+
+    def _expert(self) -> Expert:
+        expert = own_expert(db.session, current_user)
+        if expert is None:
+            abort(404)
+        return expert
+
+    def _own_enrollment(self, enrollment_id: int) -> Enrollment:
+        expert = self._expert()
+        enrollment = db.session.get(Enrollment, enrollment_id)
+        if enrollment is None or enrollment.expert_id != expert.id:  # the ownership rule
+            abort(404)
+        return enrollment
+
+    @expose("/")
+    @has_access
+    def index(self):
+        expert = self._expert()
+        if expert.status != ExpertStatus.ADMITTED.value:
+            flash("审核通过（已入库）后即可进入【继续教育】", "warning")
+            return redirect(url_for("MyProfileView.profile"))
+        payment.ensure_enrollments(db.session, expert, utcnow())
+        db.session.commit()
+        name = (request.args.get("name") or "").strip()
+        try:
+            size = int(request.args.get("size", 10))
+            page = max(1, int(request.args.get("page", 1)))
+        except ValueError:
+            size, page = 10, 1
+        size = size if size in PAGE_SIZES else 10
+        query = (select(Enrollment).join(Course).where(Enrollment.expert_id == expert.id))
+        if name:
+            query = query.where(Course.name.contains(name, autoescape=True))
+        total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar()
+        pages = max(1, math.ceil(total / size))
+        page = min(page, pages)
+        rows = db.session.execute(
+            query.order_by(Enrollment.created_at.desc(), Enrollment.id.desc())
+            .offset((page - 1) * size).limit(size)).scalars().all()
+        now = utcnow()
+        return self.render_template(
+            "training/my_training.html", expert=expert, rows=rows, total=total, page=page,
+            pages=pages, size=size, sizes=PAGE_SIZES, name=name, first=(page - 1) * size,
+            progress=progress_percent, gate=lambda e: payment.study_gate(e, now),
+            needs_payment=lambda e: e.paid_at is None)
+
+    @expose("/<int:enrollment_id>/pay")
+    @has_access
+    def pay(self, enrollment_id: int):
+        """【缴费】: the order's QR code, with the 专家编号 and the amount written under it."""
+        enrollment = self._own_enrollment(enrollment_id)
+        try:
+            order = payment.open_order(db.session, enrollment, utcnow())
+        except PaymentError as exc:
+            flash(exc.message, "warning")
+            return redirect(url_for(".index"))
+        db.session.commit()
+        url = provider().payment_url(order)
+        return self.render_template("training/pay.html", order=order, enrollment=enrollment,
+                                    qr=qr_png_data_uri(url), pay_url=url)
+
+    @expose("/<int:enrollment_id>/study")
+    @has_access
+    def study(self, enrollment_id: int):
+        enrollment = self._own_enrollment(enrollment_id)
+        reason = payment.study_gate(enrollment, utcnow())
+        if reason:
+            flash(reason, "warning")
+            return redirect(url_for(".index"))
+        return self.render_template("training/study.html", enrollment=enrollment,
+                                    progress=progress_percent(enrollment))
+
+
+class PaymentCallbackView(BaseView):
+    """The provider's notification: signature over the raw body, amount, freshness,
+    idempotent. No session, no CSRF token: the signature is the authentication."""
+
+    route_base = "/payments"
+    class_permission_name = "PaymentCallback"
+    default_view = "notify"
+
+    @expose("/notify/<provider_name>", methods=["POST"])
+    @csrf.exempt
+    def notify(self, provider_name: str):
+        try:
+            prov = provider()
+        except RuntimeError:
+            abort(404)
+        if prov.name != provider_name:
+            abort(404)
+        try:
+            credited = payment.receive_notification(
+                db.session, prov, request.headers, request.get_data(), utcnow())
+        except PaymentError as exc:
+            db.session.rollback()
+            return jsonify(code="FAIL", message=exc.message), 400
+        return jsonify(code="SUCCESS", credited=credited)
+
+    @expose("/local/<order_no>")
+    def local_cashier(self, order_no: str):
+        """What the local provider's QR code opens: a stand-in cashier page (development)."""
+        if current_app.config["PAYMENT_PROVIDER"] != "local" or current_app.config["PRODUCTION"]:
+            abort(404)
+        order = db.session.execute(
+            select(PaymentOrder).where(PaymentOrder.order_no == order_no)).scalar_one_or_none()
+        if order is None:
+            abort(404)
+        return self.render_template("training/local_cashier.html", order=order)
+
+
+class StatementForm(FlaskForm):
+    file = FileField("对账单（xlsx 或 csv）")
+
+
+class ManualConfirmForm(FlaskForm):
+    order_no = StringField("订单号")
+    reference = StringField("付款凭证号")
+
+
+class ReconcileView(BaseView):
+    """线下对账: a bank or merchant statement matched by 专家编号 and amount; or one payment
+    confirmed by hand with its reference."""
+
+    route_base = "/payments/reconcile"
+    class_permission_name = "PaymentReconcile"
+    audience = "staff"
+    default_view = "index"
+
+    @expose("/", methods=["GET", "POST"])
+    @has_access
+    def index(self):
+        form, manual = StatementForm(prefix="s"), ManualConfirmForm(prefix="m")
+        rows = None
+        if request.method == "POST" and request.form.get("what") == "statement" and form.validate():
+            upload = request.files.get("s-file")
+            if not upload or not upload.filename:
+                form.file.errors = ["请选择对账文件"]
+            else:
+                try:
+                    rows = payment.reconcile(
+                        db.session, payment.read_statement(upload.read(), upload.filename),
+                        utcnow(), current_user.id)
+                except PaymentError as exc:
+                    db.session.rollback()
+                    form.file.errors = [exc.message]
+        elif request.method == "POST" and request.form.get("what") == "manual" and manual.validate():
+            order = db.session.execute(select(PaymentOrder).where(
+                PaymentOrder.order_no == (manual.order_no.data or "").strip())).scalar_one_or_none()
+            if order is None:
+                manual.order_no.errors = ["订单不存在"]
+            else:
+                try:
+                    payment.confirm_by_hand(db.session, order, manual.reference.data, utcnow(),
+                                            current_user.id)
+                    flash(f"订单 {order.order_no} 已确认缴费", "success")
+                    return redirect(url_for(".index"))
+                except PaymentError as exc:
+                    db.session.rollback()
+                    manual.reference.errors = [exc.message]
+        return self.render_template("training/reconcile.html", form=form, manual=manual, rows=rows)
+
+
+class TrainingRoundAdminView(StaffModelView):
+    datamodel = SQLAInterface(TrainingRound)
+    list_title = show_title = add_title = edit_title = "培训批次"
+    label_columns = {"name": "培训批次", "admission_batches": "参训入库批次", "statuses": "参训专家状态",
+                     "enroll_start": "缴费开始时间", "enroll_end": "缴费结束时间",
+                     "study_days": "学习期限（天）", "fee_fen": "培训费（分）",
+                     "makeup_fee_fen": "补学费（分）", "pass_mark": "合格分数",
+                     "attempts_allowed": "考试次数", "open_delay_days": "缴费后开放（天）",
+                     "active": "启用"}
+    list_columns = ["name", "admission_batches", "enroll_start", "enroll_end", "fee_fen", "active"]
+    add_columns = edit_columns = show_columns = [
+        "name", "admission_batches", "statuses", "enroll_start", "enroll_end", "study_days",
+        "fee_fen", "makeup_fee_fen", "pass_mark", "attempts_allowed", "open_delay_days", "active"]
+    search_columns = ["name", "active"]
+    formatters_columns = {"active": yes_no}
+    description_columns = {"admission_batches": "多个用逗号分隔，如 2024年第一批,2024年第二批；留空为全部",
+                           "fee_fen": "单位：分（300元填 30000）"}
+
+
+class CourseAdminView(StaffModelView):
+    datamodel = SQLAInterface(Course)
+    list_title = show_title = add_title = edit_title = "课程"
+    label_columns = {"round": "培训批次", "name": "课程名称", "required_minutes": "要求学时（分钟）",
+                     "sort": "排序"}
+    list_columns = ["round", "name", "required_minutes", "sort"]
+    add_columns = edit_columns = show_columns = list_columns
+    search_columns = ["round", "name"]
+
+
+class PaymentOrderAdminView(StaffModelView):
+    """缴费订单: read-only; paid through the provider, the statement or by hand."""
+
+    datamodel = SQLAInterface(PaymentOrder)
+    base_permissions = ["can_list", "can_show"]
+    base_order = ("id", "desc")
+    list_title = show_title = "缴费订单"
+    label_columns = {"order_no": "订单号", "expert_no": "专家编号", "amount_fen": "金额（分）",
+                     "kind": "类别", "status": "状态", "created_at": "下单时间", "paid_at": "支付时间",
+                     "provider": "确认方式", "provider_ref": "流水号/凭证号"}
+    list_columns = ["order_no", "expert_no", "amount_fen", "kind", "status", "created_at", "paid_at",
+                    "provider", "provider_ref"]
+    show_columns = list_columns
+    search_columns = ["order_no", "expert_no", "status", "provider_ref", "created_at"]
+    exact_search_columns = ("order_no", "expert_no", "provider_ref")
+
+
+def expert_is_admitted() -> bool:
+    """【继续教育】 shows in the menu once the application is approved."""
+    if not current_user.is_authenticated:
+        return False
+    expert = own_expert(db.session, current_user)
+    return expert is not None and expert.status == ExpertStatus.ADMITTED.value
+
+
+def register(appbuilder) -> None:
+    add_menu_view(appbuilder, MyTrainingView, "我的培训", category="继续教育",
+                  icon="fa-graduation-cap", menu_cond=expert_is_admitted)
+    appbuilder.add_view_no_menu(PaymentCallbackView)
+    add_menu_view(appbuilder, TrainingRoundAdminView, "培训批次", category="继续教育管理",
+                  icon="fa-calendar")
+    add_menu_view(appbuilder, CourseAdminView, "课程", category="继续教育管理", icon="fa-book")
+    add_menu_view(appbuilder, PaymentOrderAdminView, "缴费订单", category="继续教育管理",
+                  icon="fa-money")
+    add_menu_view(appbuilder, ReconcileView, "线下对账", category="继续教育管理", icon="fa-exchange")
