@@ -39,8 +39,9 @@ def _victim_objects(app, victim):
         attachment = Attachment(title="私密", file=stored)
         expert.educations.append(education)
         expert.attachments.append(attachment)
-        rnd = TrainingRound(name=f"越权测试{expert.id}", enroll_start=utcnow(),
-                            enroll_end=utcnow() + dt.timedelta(days=9), fee_fen=100)
+        rnd = TrainingRound(name=f"越权测试{expert.id}", enroll_start=utcnow(), active=False,
+                            admission_batches="越权测试", enroll_end=utcnow() + dt.timedelta(days=9),
+                            fee_fen=100)
         enrollment = Enrollment(expert=expert, course=Course(round=rnd, name="课程"))
         db.session.add(enrollment)
         db.session.commit()

@@ -26,8 +26,10 @@ def trainee(app, make_expert):
         expert.expert_no = f"XJ2098{account.expert_id:06d}"
         expert.admission_batch = f"培训批{account.expert_id}"
         now = utcnow()
-        rnd = TrainingRound(name=f"2025年第一批-{account.expert_id}", admission_batches=expert.admission_batch,
-                            enroll_start=now - dt.timedelta(days=1), enroll_end=now + dt.timedelta(days=30),
+        rnd = TrainingRound(name=f"2025年第一批-{account.expert_id}",
+                            admission_batches=expert.admission_batch,
+                            enroll_start=now - dt.timedelta(days=1),
+                            enroll_end=now + dt.timedelta(days=30),
                             fee_fen=30000, makeup_fee_fen=10000, open_delay_days=2, study_days=10)
         db.session.add(rnd)
         for i in range(12):
@@ -84,7 +86,7 @@ def test_pay_qr_callback_and_two_day_opening(app, trainee):
     provider = LocalHmacProvider(app.config["PAYMENT_LOCAL_SECRET"].encode(), "http://x",
                                  production=False)
     body = json.dumps({"order_no": order_no, "amount_fen": 30000, "transaction_id": "WX-1"}).encode()
-    ts = str(int(dt.datetime.now(dt.timezone.utc).timestamp()))
+    ts = str(int(dt.datetime.now(dt.UTC).timestamp()))
     headers = {provider.SIGNATURE: provider.sign(body, ts), provider.TIMESTAMP: ts}
     anon = app.test_client()
     first = anon.post("/payments/notify/local", data=body, headers=headers)
@@ -122,7 +124,8 @@ def test_staff_statement_import_screen(app, trainee):
     expert = app.test_client()
     login_expert(expert, trainee)
     enrollment = enrollment_ids(expert.get("/training/?name=会员").get_data(True))[0]
-    order_no = re.search(r'id="order-no">([^<]+)<', expert.get(f"/training/{enrollment}/pay").get_data(True)).group(1)
+    pay = expert.get(f"/training/{enrollment}/pay").get_data(True)
+    order_no = re.search(r'id="order-no">([^<]+)<', pay).group(1)
     staff = app.test_client()
     login_staff(staff)
     content = statement([(trainee.expert_no, "300", f"BANK-{order_no}", ""), ("XJ0", "1", "Z", "")])
