@@ -623,6 +623,9 @@ class Enrollment(Model):
     study_start = Column(DateTime)  # 学习开始时间 = paid_at + open_delay_days
     study_end = Column(DateTime)  # 学习结束时间
     credited_seconds = Column(Integer, nullable=False, default=0)
+    last_beat_at = Column(DateTime)  # the last heartbeat that counted (server time)
+    resume_lesson_id = Column(Integer)  # where study resumes
+    resume_position = Column(Integer, nullable=False, default=0)  # seconds into the video
     review_status = Column(String(4), nullable=False, default="待批阅")  # 待批阅 / 合格 / 不合格
     completed = Column(Boolean, nullable=False, default=False)  # 培训完毕
     graded_at = Column(DateTime)  # 批阅时间
@@ -658,3 +661,91 @@ class PaymentOrder(Model):
 
     def __repr__(self) -> str:
         return self.order_no
+
+
+class Lesson(Model):
+    """A lesson of a course: a video (mp4) or a document (PDF), served from our own files."""
+
+    __tablename__ = "lesson"
+    id = Column(Integer, primary_key=True)
+    course_id = Column(Integer, ForeignKey("course.id", ondelete="CASCADE"), nullable=False,
+                       index=True)
+    course = relationship(Course, backref="lessons")
+    title = Column(String(100), nullable=False)
+    file_id = Column(Integer, ForeignKey("stored_file.id"))
+    file = relationship(StoredFile)
+    sort = Column(Integer, nullable=False, default=0)
+
+    def __repr__(self) -> str:
+        return self.title
+
+
+class Question(Model):
+    """题库: 单选 / 多选 / 判断 / 简答, tagged by course."""
+
+    __tablename__ = "question"
+    id = Column(Integer, primary_key=True)
+    course_id = Column(Integer, ForeignKey("course.id", ondelete="CASCADE"), nullable=False,
+                       index=True)
+    course = relationship(Course, backref="questions")
+    kind = Column(String(4), nullable=False)  # 单选 / 多选 / 判断 / 简答
+    text = Column(Text, nullable=False)
+    options = Column(Text)  # one option per line: "A. …"
+    answer = Column(String(200))  # "B", "ACD", "对"/"错", or a reference answer for 简答
+
+    def __repr__(self) -> str:
+        return (self.text or "")[:30]
+
+
+class PaperRule(Model):
+    """试卷规则 of a course: how many questions of each kind, their scores, the time limit."""
+
+    __tablename__ = "paper_rule"
+    id = Column(Integer, primary_key=True)
+    course_id = Column(Integer, ForeignKey("course.id", ondelete="CASCADE"), nullable=False,
+                       unique=True)
+    course = relationship(Course, backref="paper_rules")
+    single_count = Column(Integer, nullable=False, default=0)
+    single_score = Column(Integer, nullable=False, default=0)
+    multi_count = Column(Integer, nullable=False, default=0)
+    multi_score = Column(Integer, nullable=False, default=0)
+    judge_count = Column(Integer, nullable=False, default=0)
+    judge_score = Column(Integer, nullable=False, default=0)
+    short_count = Column(Integer, nullable=False, default=0)
+    short_score = Column(Integer, nullable=False, default=0)
+    time_limit_minutes = Column(Integer, nullable=False, default=60)
+
+
+class ExamAttempt(Model):
+    """One sitting of a course's exam: the drawn paper, timed on the server."""
+
+    __tablename__ = "exam_attempt"
+    id = Column(Integer, primary_key=True)
+    enrollment_id = Column(Integer, ForeignKey("enrollment.id", ondelete="CASCADE"),
+                           nullable=False, index=True)
+    enrollment = relationship(Enrollment, backref="attempts")
+    question_ids = Column(Text, nullable=False)  # JSON list, in paper order
+    started_at = Column(DateTime, nullable=False, default=utcnow)
+    deadline = Column(DateTime, nullable=False)
+    submitted_at = Column(DateTime)
+    status = Column(String(4), nullable=False, default="进行中")  # 进行中 / 待批阅 / 合格 / 不合格
+    score = Column(Integer)
+    graded_at = Column(DateTime)
+
+
+class ExamAnswer(Model):
+    """An answer, saved as it is given; graded at once (objective) or by staff (简答)."""
+
+    __tablename__ = "exam_answer"
+    id = Column(Integer, primary_key=True)
+    attempt_id = Column(Integer, ForeignKey("exam_attempt.id", ondelete="CASCADE"), nullable=False)
+    attempt = relationship(ExamAttempt, backref="answers")
+    question_id = Column(Integer, ForeignKey("question.id"), nullable=False)
+    question = relationship(Question)
+    answer = Column(Text)
+    points = Column(Integer)  # null until graded
+    max_points = Column(Integer, nullable=False, default=0)
+    graded_by_id = Column(Integer, ForeignKey("ab_user.id"))
+    graded_at = Column(DateTime)
+
+    __table_args__ = (UniqueConstraint("attempt_id", "question_id"),)

@@ -190,8 +190,7 @@ def confirm(session: Session, order_no: str, amount_fen: int, *, provider: str,
                 confirmed_by_id=actor_id)
         .execution_options(synchronize_session=False)
     ).rowcount
-    if changed != 1:
-        session.rollback()
+    if changed != 1:  # someone else got there first: nothing to do
         return False
     session.refresh(order)
     open_study(order.enrollment, paid_at)

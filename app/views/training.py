@@ -30,6 +30,7 @@ from app.models import (
 from app.services import payment
 from app.services.ownership import own_expert
 from app.services.payment import LocalHmacProvider, PaymentError
+from app.services.study import progress_percent
 from app.views import add_menu_view
 from app.views.base import StaffModelView, yes_no
 
@@ -48,11 +49,6 @@ def qr_png_data_uri(text: str) -> str:
     out = io.BytesIO()
     qrcode.make(text, box_size=8, border=2).save(out, format="PNG")
     return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
-
-
-def progress_percent(enrollment: Enrollment) -> int:
-    required = max(1, enrollment.course.required_minutes * 60)
-    return min(100, math.floor(enrollment.credited_seconds * 100 / required))
 
 
 class MyTrainingView(BaseView):

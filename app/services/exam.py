@@ -1,0 +1,183 @@
+"""The exam: at 100 % progress a paper is drawn per the course's rules, timed on the
+server, answers saved as they are given, submitted once; objective questions graded at
+once, 简答 by staff; 合格 / 不合格 by the round's pass mark; 不合格 leads to 补学."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.models import Enrollment, ExamAnswer, ExamAttempt, PaperRule, Question
+from app.services.study import progress_percent
+
+IN_PROGRESS, PENDING, PASSED, FAILED = "进行中", "待批阅", "合格", "不合格"
+KINDS = (("单选", "single"), ("多选", "multi"), ("判断", "judge"), ("简答", "short"))
+GRACE = dt.timedelta(seconds=30)  # a submission sent at the last second still arrives
+
+
+class ExamError(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def current_attempt(session: Session, enrollment: Enrollment) -> ExamAttempt | None:
+    return session.execute(
+        select(ExamAttempt).where(ExamAttempt.enrollment_id == enrollment.id)
+        .order_by(ExamAttempt.id.desc())).scalars().first()
+
+
+def start(session: Session, enrollment: Enrollment, now: dt.datetime,
+          rng: random.Random | None = None) -> ExamAttempt:
+    """The running attempt, or a new paper drawn at random per the course's rules."""
+    if progress_percent(enrollment) < 100:
+        raise ExamError("学习进度达到 100% 后才能考试")
+    last = current_attempt(session, enrollment)
+    if last is not None and last.status == IN_PROGRESS:
+        if now <= last.deadline + GRACE:
+            return last
+        submit(session, last, now)  # time ran out: handed in as it stands
+        session.refresh(last)
+    if last is not None and last.status in (PENDING, PASSED):
+        raise ExamError("本课程考试已提交" if last.status == PENDING else "本课程考试已合格")
+    rnd = enrollment.course.round
+    used = session.execute(select(ExamAttempt.id).where(
+        ExamAttempt.enrollment_id == enrollment.id)).all()
+    if len(used) >= rnd.attempts_allowed:
+        raise ExamError(f"考试次数已用完（共 {rnd.attempts_allowed} 次），请补学")
+    rule = session.execute(select(PaperRule).where(
+        PaperRule.course_id == enrollment.course_id)).scalar_one_or_none()
+    if rule is None:
+        raise ExamError("本课程尚未设置试卷规则，请联系管理人员")
+    rng = rng or random.SystemRandom()
+    chosen: list[int] = []
+    for kind, key in KINDS:
+        count = getattr(rule, f"{key}_count")
+        pool = session.execute(select(Question.id).where(
+            Question.course_id == enrollment.course_id, Question.kind == kind)).scalars().all()
+        if len(pool) < count:
+            raise ExamError("题库题目不足，请联系管理人员")
+        chosen += rng.sample(sorted(pool), count)
+    attempt = ExamAttempt(enrollment=enrollment, question_ids=json.dumps(chosen), started_at=now,
+                          deadline=now + dt.timedelta(minutes=rule.time_limit_minutes),
+                          status=IN_PROGRESS)
+    session.add(attempt)
+    session.flush()
+    return attempt
+
+
+def paper(session: Session, attempt: ExamAttempt) -> list[Question]:
+    ids = json.loads(attempt.question_ids)
+    by_id = {q.id: q for q in session.execute(select(Question).where(Question.id.in_(ids))).scalars()}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def _normalise(kind: str, answer: str | None) -> str:
+    text = (answer or "").strip()
+    if kind in ("单选", "多选"):
+        return "".join(sorted(set(text.upper().replace(",", "").replace(" ", ""))))
+    return text
+
+
+def save_answer(session: Session, attempt: ExamAttempt, question_id: int, answer: str,
+                now: dt.datetime) -> None:
+    """Saved as given: a dropped connection loses nothing."""
+    if attempt.status != IN_PROGRESS or now > attempt.deadline + GRACE:
+        raise ExamError("考试已结束，答案未保存")
+    if question_id not in json.loads(attempt.question_ids):
+        raise ExamError("题目不在本次试卷中")
+    row = session.execute(select(ExamAnswer).where(
+        ExamAnswer.attempt_id == attempt.id, ExamAnswer.question_id == question_id)).scalar_one_or_none()
+    if row is None:
+        session.add(ExamAnswer(attempt_id=attempt.id, question_id=question_id, answer=answer))
+    else:
+        row.answer = answer
+    session.flush()
+
+
+def _scores(rule: PaperRule) -> dict[str, int]:
+    return {kind: getattr(rule, f"{key}_score") for kind, key in KINDS}
+
+
+def submit(session: Session, attempt: ExamAttempt, now: dt.datetime) -> bool:
+    """Hand in once: True when this call submitted it, False for a repeated submit."""
+    changed = session.execute(
+        update(ExamAttempt).where(ExamAttempt.id == attempt.id, ExamAttempt.status == IN_PROGRESS)
+        .values(status=PENDING, submitted_at=min(now, attempt.deadline + GRACE))
+        .execution_options(synchronize_session=False)).rowcount
+    if changed != 1:  # someone else got there first: nothing to do
+        return False
+    session.refresh(attempt)
+    enrollment = attempt.enrollment
+    rule = session.execute(select(PaperRule).where(
+        PaperRule.course_id == enrollment.course_id)).scalar_one()
+    scores = _scores(rule)
+    given = {a.question_id: a for a in attempt.answers}
+    for question in paper(session, attempt):
+        row = given.get(question.id)
+        if row is None:
+            row = ExamAnswer(attempt=attempt, question_id=question.id, answer="")
+            session.add(row)
+        row.max_points = scores[question.kind]
+        if question.kind != "简答":
+            right = _normalise(question.kind, row.answer) == _normalise(question.kind, question.answer)
+            row.points = row.max_points if right else 0
+            row.graded_at = now
+    session.flush()
+    finish_if_graded(session, attempt, now)
+    return True
+
+
+def grade_short(session: Session, answer: ExamAnswer, points: int, grader_id: int,
+                now: dt.datetime) -> None:
+    if answer.question.kind != "简答":
+        raise ExamError("只有简答题需要批阅")
+    if not 0 <= points <= answer.max_points:
+        raise ExamError(f"分数应在 0 到 {answer.max_points} 之间")
+    answer.points, answer.graded_by_id, answer.graded_at = points, grader_id, now
+    session.flush()
+    finish_if_graded(session, answer.attempt, now)
+
+
+def finish_if_graded(session: Session, attempt: ExamAttempt, now: dt.datetime) -> None:
+    """When every answer has points: 合格 or 不合格, 批阅时间; 不合格 opens 补学."""
+    if attempt.status != PENDING or any(a.points is None for a in attempt.answers):
+        return
+    enrollment = attempt.enrollment
+    attempt.score = sum(a.points for a in attempt.answers)
+    passed = attempt.score >= enrollment.course.round.pass_mark
+    attempt.status = PASSED if passed else FAILED
+    attempt.graded_at = now
+    enrollment.review_status = attempt.status
+    enrollment.graded_at = now
+    enrollment.completed = passed
+    if not passed:
+        open_makeup(session, enrollment, now)
+
+
+def open_makeup(session: Session, enrollment: Enrollment, now: dt.datetime) -> Enrollment | None:
+    """补学: a new row for the course (是否补学 = 是) when no attempt is left; with a make-up
+    fee it waits for 缴费, without one it opens at once."""
+    rnd = enrollment.course.round
+    used = session.execute(select(ExamAttempt.id).where(
+        ExamAttempt.enrollment_id == enrollment.id)).all()
+    if len(used) < rnd.attempts_allowed:
+        return None  # another attempt is left on this row
+    exists = session.execute(select(Enrollment).where(
+        Enrollment.expert_id == enrollment.expert_id, Enrollment.course_id == enrollment.course_id,
+        Enrollment.attempt_no == enrollment.attempt_no + 1)).scalar_one_or_none()
+    if exists is not None:
+        return exists
+    makeup = Enrollment(expert_id=enrollment.expert_id, course_id=enrollment.course_id,
+                        attempt_no=enrollment.attempt_no + 1, created_at=now)
+    session.add(makeup)
+    if rnd.makeup_fee_fen == 0:
+        from app.services.payment import open_study
+
+        makeup.course = enrollment.course
+        open_study(makeup, now - dt.timedelta(days=rnd.open_delay_days))
+    session.flush()
+    return makeup
