@@ -4,35 +4,45 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import math
 
 import qrcode
-from flask import abort, current_app, flash, jsonify, redirect, request, url_for
+from flask import abort, current_app, flash, g, jsonify, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose
+from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from sqlalchemy import func, select
-from wtforms import StringField
+from wtforms import SelectField, StringField
 
 from app.extensions import csrf, db
 from app.models import (
     Course,
     Enrollment,
+    ExamAnswer,
+    ExamAttempt,
     Expert,
     ExpertStatus,
+    Lesson,
+    PaperRule,
     PaymentOrder,
+    Question,
     TrainingRound,
     utcnow,
 )
-from app.services import payment
+from app.services import exam, payment, study
+from app.services.exam import ExamError
 from app.services.ownership import own_expert
 from app.services.payment import LocalHmacProvider, PaymentError
 from app.services.study import progress_percent
+from app.services.uploads import UploadRejected, stored_path
 from app.views import add_menu_view
-from app.views.base import StaffModelView, yes_no
+from app.views.base import StaffModelView, file_link, yes_no
+from app.views.files import save_upload
 
 PAGE_SIZES = (10, 20, 50)
 
@@ -119,6 +129,14 @@ class MyTrainingView(BaseView):
         return self.render_template("training/pay.html", order=order, enrollment=enrollment,
                                     qr=qr_png_data_uri(url), pay_url=url)
 
+    def _open_enrollment(self, enrollment_id: int) -> Enrollment:
+        """The expert's own enrolment, and only while 学习 is open."""
+        enrollment = self._own_enrollment(enrollment_id)
+        reason = payment.study_gate(enrollment, utcnow())
+        if reason:
+            abort(403, reason)
+        return enrollment
+
     @expose("/<int:enrollment_id>/study")
     @has_access
     def study(self, enrollment_id: int):
@@ -127,8 +145,108 @@ class MyTrainingView(BaseView):
         if reason:
             flash(reason, "warning")
             return redirect(url_for(".index"))
-        return self.render_template("training/study.html", enrollment=enrollment,
-                                    progress=progress_percent(enrollment))
+        lessons = sorted(enrollment.course.lessons, key=lambda x: (x.sort, x.id))
+        wanted = request.args.get("lesson", type=int) or enrollment.resume_lesson_id
+        current = next((x for x in lessons if x.id == wanted), lessons[0] if lessons else None)
+        resume = enrollment.resume_position if current and current.id == enrollment.resume_lesson_id else 0
+        return self.render_template(
+            "training/study.html", enrollment=enrollment, lessons=lessons, current=current,
+            resume=resume, progress=progress_percent(enrollment), beat_seconds=study.HEARTBEAT_SECONDS)
+
+    @expose("/<int:enrollment_id>/lesson/<int:lesson_id>/media")
+    @has_access
+    def media(self, enrollment_id: int, lesson_id: int):
+        """The lesson's video (HTTP Range, so it plays and seeks in the page) or PDF."""
+        enrollment = self._open_enrollment(enrollment_id)
+        lesson = db.session.get(Lesson, lesson_id)
+        if lesson is None or lesson.course_id != enrollment.course_id or lesson.file is None:
+            abort(404)
+        path = stored_path(current_app.config["UPLOAD_FOLDER"], lesson.file.stored_name)
+        if not path.is_file():
+            abort(404)
+        resp = send_file(path, mimetype=lesson.file.content_type, conditional=True, max_age=0)
+        resp.headers["X-Content-Type-Options"] = "nosniff"
+        resp.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'self'"
+        resp.headers["X-Frame-Options"] = "SAMEORIGIN"
+        return resp
+
+    @expose("/<int:enrollment_id>/heartbeat", methods=["POST"])
+    @has_access
+    def heartbeat(self, enrollment_id: int):
+        """About every 30 s while a lesson is open: {lesson_id, position, visible}."""
+        enrollment = self._open_enrollment(enrollment_id)
+        data = request.get_json(silent=True) or {}
+        lesson = db.session.get(Lesson, int(data.get("lesson_id") or 0)) if data.get("lesson_id") else None
+        if lesson is not None and lesson.course_id != enrollment.course_id:
+            abort(404)
+        try:
+            position = float(data.get("position") or 0)
+        except (TypeError, ValueError):
+            position = 0
+        credited = study.heartbeat(db.session, enrollment, lesson, position, bool(data.get("visible")),
+                                   utcnow())
+        db.session.refresh(enrollment)
+        return jsonify(credited=credited, progress=progress_percent(enrollment))
+
+    @expose("/<int:enrollment_id>/exam")
+    @has_access
+    def exam(self, enrollment_id: int):
+        enrollment = self._open_enrollment(enrollment_id)
+        try:
+            attempt = exam.start(db.session, enrollment, utcnow())
+        except ExamError as exc:
+            db.session.commit()
+            flash(exc.message, "warning")
+            return redirect(url_for(".index"))
+        db.session.commit()
+        answers = {a.question_id: a.answer for a in attempt.answers}
+        return self.render_template("training/exam.html", enrollment=enrollment, attempt=attempt,
+                                    questions=exam.paper(db.session, attempt), answers=answers,
+                                    remaining=max(0, int((attempt.deadline - utcnow()).total_seconds())))
+
+    def _own_attempt(self, enrollment_id: int):
+        enrollment = self._open_enrollment(enrollment_id)
+        attempt = exam.current_attempt(db.session, enrollment)
+        if attempt is None:
+            abort(404)
+        return attempt
+
+    @expose("/<int:enrollment_id>/exam/answer", methods=["POST"])
+    @has_access
+    def answer(self, enrollment_id: int):
+        """Saves one answer as it is given (called by the page's script)."""
+        attempt = self._own_attempt(enrollment_id)
+        data = request.get_json(silent=True) or {}
+        try:
+            exam.save_answer(db.session, attempt, int(data.get("question_id") or 0),
+                             str(data.get("answer") or ""), utcnow())
+        except (ExamError, ValueError) as exc:
+            db.session.rollback()
+            return jsonify(saved=False, message=getattr(exc, "message", "答案无效")), 409
+        db.session.commit()
+        return jsonify(saved=True, remaining=int((attempt.deadline - utcnow()).total_seconds()))
+
+    @expose("/<int:enrollment_id>/exam/submit", methods=["POST"])
+    @has_access
+    def submit_exam(self, enrollment_id: int):
+        """交卷: every answer on the form is saved first (works without the script), then the
+        paper is handed in once; a second submit changes nothing."""
+        attempt = self._own_attempt(enrollment_id)
+        now = utcnow()
+        if attempt.status == exam.IN_PROGRESS:
+            for question_id in json.loads(attempt.question_ids):
+                values = request.form.getlist(f"q{question_id}")
+                if values:
+                    try:
+                        exam.save_answer(db.session, attempt, question_id, ",".join(values), now)
+                    except ExamError:
+                        break  # time is up: hand in what was saved
+            exam.submit(db.session, attempt, now)
+            db.session.commit()
+        db.session.refresh(attempt)
+        flash(f"已交卷：{attempt.status}" + (f"，得分 {attempt.score}" if attempt.score is not None else ""),
+              "success")
+        return redirect(url_for(".index"))
 
 
 class PaymentCallbackView(BaseView):
@@ -266,6 +384,98 @@ class PaymentOrderAdminView(StaffModelView):
     exact_search_columns = ("order_no", "expert_no", "provider_ref")
 
 
+class LessonAdminView(StaffModelView):
+    """课程资料: videos (mp4) and documents (PDF), through the upload service."""
+
+    datamodel = SQLAInterface(Lesson)
+    list_title = show_title = add_title = edit_title = "课程资料"
+    label_columns = {"course": "课程", "title": "标题", "file": "文件", "sort": "排序",
+                     "upload": "上传文件"}
+    list_columns = ["course", "title", "file", "sort"]
+    show_columns = list_columns
+    add_columns = ["course", "title", "sort", "upload"]
+    edit_columns = ["course", "title", "sort"]
+    search_columns = ["course", "title"]
+    add_form_extra_fields = {"upload": FileField("上传文件", description="MP4 视频或 PDF 课件")}
+    formatters_columns = {"file": file_link}
+
+    def check_form(self, form) -> bool:
+        if "upload" not in form:
+            return True
+        try:
+            g.pending_upload = save_upload(request.files.get("upload"), "lesson", current_user.id)
+        except UploadRejected as exc:
+            form.upload.errors = [*form.upload.errors, exc.message]
+            return False
+        return True
+
+    def pre_add(self, item: Lesson) -> None:
+        item.file = g.pop("pending_upload", None)
+
+
+class QuestionAdminView(StaffModelView):
+    datamodel = SQLAInterface(Question)
+    list_title = show_title = add_title = edit_title = "题库"
+    label_columns = {"course": "课程", "kind": "题型", "text": "题目", "options": "选项",
+                     "answer": "答案"}
+    list_columns = ["course", "kind", "text", "answer"]
+    add_columns = edit_columns = show_columns = ["course", "kind", "text", "options", "answer"]
+    search_columns = ["course", "kind", "text"]
+    add_form_extra_fields = edit_form_extra_fields = {
+        "kind": SelectField("题型", choices=[(k, k) for k, _ in exam.KINDS], widget=Select2Widget()),
+    }
+    description_columns = {"options": "每行一个选项，如 A. 招标人",
+                           "answer": "单选 B；多选 ACD；判断 对/错；简答填参考答案"}
+
+
+class PaperRuleAdminView(StaffModelView):
+    datamodel = SQLAInterface(PaperRule)
+    list_title = show_title = add_title = edit_title = "试卷规则"
+    label_columns = {"course": "课程", "single_count": "单选题数", "single_score": "单选每题分",
+                     "multi_count": "多选题数", "multi_score": "多选每题分", "judge_count": "判断题数",
+                     "judge_score": "判断每题分", "short_count": "简答题数", "short_score": "简答每题分",
+                     "time_limit_minutes": "考试时长（分钟）"}
+    list_columns = ["course", "single_count", "multi_count", "judge_count", "short_count",
+                    "time_limit_minutes"]
+    add_columns = edit_columns = show_columns = [
+        "course", "single_count", "single_score", "multi_count", "multi_score", "judge_count",
+        "judge_score", "short_count", "short_score", "time_limit_minutes"]
+    search_columns = ["course"]
+
+
+class GradingView(BaseView):
+    """批阅: the short answers waiting for a score; grading sets 批阅时间."""
+
+    route_base = "/grading"
+    class_permission_name = "Grading"
+    audience = "staff"
+    default_view = "index"
+
+    @expose("/", methods=["GET", "POST"])
+    @has_access
+    def index(self):
+        errors: dict[int, str] = {}
+        if request.method == "POST":
+            answer = db.session.get(ExamAnswer, request.form.get("answer_id", type=int) or 0)
+            if answer is None:
+                abort(404)
+            try:
+                exam.grade_short(db.session, answer, int(request.form.get("points", "")),
+                                 current_user.id, utcnow())
+                db.session.commit()
+                flash("已批阅", "success")
+                return redirect(url_for(".index"))
+            except (ExamError, ValueError) as exc:
+                db.session.rollback()
+                errors[answer.id] = getattr(exc, "message", "请输入整数分数")
+        waiting = db.session.execute(
+            select(ExamAnswer).join(Question).join(ExamAttempt)
+            .where(Question.kind == "简答", ExamAnswer.points.is_(None),
+                   ExamAttempt.status == exam.PENDING)
+            .order_by(ExamAttempt.submitted_at).limit(50)).scalars().all()
+        return self.render_template("training/grading.html", waiting=waiting, errors=errors)
+
+
 def expert_is_admitted() -> bool:
     """【继续教育】 shows in the menu once the application is approved."""
     if not current_user.is_authenticated:
@@ -284,3 +494,7 @@ def register(appbuilder) -> None:
     add_menu_view(appbuilder, PaymentOrderAdminView, "缴费订单", category="继续教育管理",
                   icon="fa-money")
     add_menu_view(appbuilder, ReconcileView, "线下对账", category="继续教育管理", icon="fa-exchange")
+    add_menu_view(appbuilder, LessonAdminView, "课程资料", category="继续教育管理", icon="fa-film")
+    add_menu_view(appbuilder, QuestionAdminView, "题库", category="继续教育管理", icon="fa-question")
+    add_menu_view(appbuilder, PaperRuleAdminView, "试卷规则", category="继续教育管理", icon="fa-list-ol")
+    add_menu_view(appbuilder, GradingView, "批阅", category="继续教育管理", icon="fa-check")
