@@ -1,0 +1,204 @@
+"""The study heartbeat under gunicorn on PostgreSQL, next to a bare Flask endpoint.
+
+    .venv/bin/python -m bench.heartbeat [--seconds 20] [--connections 32] [--workers 4]
+
+Creates a fresh PostgreSQL database ``bench_heartbeat`` on 127.0.0.1:5432 (migrations,
+reference data, roles) with one admitted expert whose course is open, starts gunicorn
+on 127.0.0.1 with the real app, signs the expert in, and drives POST
+/training/<id>/heartbeat with wrk (Debian package ``wrk``) carrying the session cookie
+and the CSRF header, for ``--seconds``. In the same run it starts a second gunicorn
+serving a bare Flask app ("return 'ok'") with the same settings and drives it the same
+way, so the two figures share the machine's state. Only loopback addresses are used.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import urllib.parse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PG = "postgresql://postgres@127.0.0.1:5432"
+PASSWORD = "Bench2025pass"
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", "/favicon.ico")
+            conn.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"nothing answers on port {port}")
+
+
+def prepare(url: str, tmp: Path) -> int:
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(f"{PG}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("DROP DATABASE IF EXISTS bench_heartbeat"))
+        conn.execute(text("CREATE DATABASE bench_heartbeat"))
+    admin.dispose()
+    os.environ["DATABASE_URL"] = url
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from app.extensions import db
+    from app.models import Course, Enrollment, Expert, Lesson, Prefecture, TrainingRound, utcnow
+    from app.services.accounts import hash_password
+    from app.services.experts import prepare_new_expert
+    from app.services.reference import load_reference_data
+    from app.services.roles import sync_roles
+    from app.services.validators import make_id_number
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "UPLOAD_FOLDER": str(tmp / "uploads")})
+    with app.app_context():
+        upgrade()
+        load_reference_data(db.session, app.config["REFERENCE_DIR"])
+        sync_roles(app.appbuilder)
+        e = Expert(name="心跳测试", id_number=make_id_number("650102", dt.date(1980, 1, 1), 1),
+                   phone="13912345678",
+                   prefecture=db.session.query(Prefecture).first(), status="已入库",
+                   expert_no="XJ2025000001", admission_batch="2024年第一批")
+        prepare_new_expert(db.session, e)
+        e.user.password = hash_password(PASSWORD)
+        e.user.must_change_password = False
+        now = utcnow()
+        rnd = TrainingRound(name="压测批次", enroll_start=now, enroll_end=now, fee_fen=0,
+                            admission_batches="无", active=False)
+        course = Course(round=rnd, name="压测课程", required_minutes=100000)
+        db.session.add(Lesson(course=course, title="第一讲"))
+        enrollment = Enrollment(expert=e, course=course, paid_at=now - dt.timedelta(days=3),
+                                study_start=now - dt.timedelta(days=1),
+                                study_end=now + dt.timedelta(days=30))
+        db.session.add(enrollment)
+        db.session.commit()
+        return enrollment.id
+
+
+def sign_in(port: int, enrollment_id: int) -> tuple[str, str, str]:
+    """(cookie, csrf token, lesson id) of a signed-in expert."""
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+
+    def request(method, path, body=None, headers=None, cookie=""):
+        h = {"Cookie": cookie, **(headers or {})}
+        conn.request(method, path, body=body, headers=h)
+        resp = conn.getresponse()
+        data = resp.read().decode("utf-8", "replace")
+        cookies = [v.split(";")[0] for k, v in resp.getheaders() if k.lower() == "set-cookie"]
+        return resp.status, data, (cookies[-1] if cookies else cookie)
+
+    _, page, cookie = request("GET", "/login/")
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    form = urllib.parse.urlencode({"username": "xintiaoceshi", "password": PASSWORD,
+                                   "login_kind": "expert", "csrf_token": token})
+    status, _, cookie = request("POST", "/login/?login_kind=expert", form,
+                                {"Content-Type": "application/x-www-form-urlencoded"}, cookie)
+    assert status == 302, "login failed"
+    _, page, cookie = request("GET", f"/training/{enrollment_id}/study", cookie=cookie)
+    csrf = re.search(r'data-csrf="([^"]+)"', page).group(1)
+    lesson = re.search(r'data-lesson="(\d+)"', page).group(1)
+    return cookie, csrf, lesson
+
+
+def start_gunicorn(target: str, port: int, workers: int, env: dict, cwd: Path):
+    cmd = [str(ROOT / ".venv/bin/gunicorn"), "--workers", str(workers), "--worker-class", "gthread",
+           "--threads", "2", "--bind", f"127.0.0.1:{port}", "--log-level", "warning", target]
+    return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+
+
+def run_wrk(url: str, seconds: int, connections: int, script: Path) -> dict:
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
+                          "-s", str(script), url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+    def ms(label):
+        m = re.search(rf"\s{label}%\s+([\d.]+)(us|ms|s)", out)
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket = re.search(r"Socket errors: (.*)", out)
+    return {"rps": round(rps), "p50_ms": ms("50"), "p99_ms": ms("99"),
+            "non_2xx": int(errors.group(1)) if errors else 0,
+            "socket_errors": socket.group(1) if socket else "none", "raw": out}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=int, default=20)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--workers", type=int, default=4)
+    args = ap.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install wrk")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-heartbeat-"))
+    url = f"{PG}/bench_heartbeat"
+    enrollment_id = prepare(url, tmp)
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench-secret",
+           "UPLOAD_FOLDER": str(tmp / "uploads"), "INSTANCE_DIR": str(tmp)}
+    bare = tmp / "bare_app.py"
+    bare.write_text(textwrap.dedent("""
+        from flask import Flask
+        app = Flask(__name__)
+        @app.post("/ping")
+        def ping():
+            return "ok"
+        @app.get("/favicon.ico")
+        def icon():
+            return ""
+    """))
+    results = {}
+    procs = []
+    try:
+        procs.append(start_gunicorn("app:create_app()", 8701, args.workers, env, ROOT))
+        procs.append(start_gunicorn("bare_app:app", 8702, args.workers, env, tmp))
+        wait_port(8701)
+        wait_port(8702)
+        cookie, csrf, lesson = sign_in(8701, enrollment_id)
+        body = json.dumps({"lesson_id": lesson, "visible": True, "position": 10})
+        script = tmp / "post.lua"
+        script.write_text(
+            'wrk.method = "POST"\n'
+            f'wrk.body = {json.dumps(body)}\n'
+            'wrk.headers["Content-Type"] = "application/json"\n'
+            f'wrk.headers["X-CSRFToken"] = "{csrf}"\n'
+            f'wrk.headers["Cookie"] = "{cookie}"\n')
+        # a check that the request is accepted before timing it
+        conn = http.client.HTTPConnection("127.0.0.1", 8701)
+        conn.request("POST", f"/training/{enrollment_id}/heartbeat", body,
+                     {"Content-Type": "application/json", "X-CSRFToken": csrf, "Cookie": cookie})
+        first = conn.getresponse()
+        assert first.status == 200, (first.status, first.read()[:200])
+        results["bare_flask"] = run_wrk("http://127.0.0.1:8702/ping", args.seconds,
+                                        args.connections, script)
+        results["heartbeat"] = run_wrk(f"http://127.0.0.1:8701/training/{enrollment_id}/heartbeat",
+                                       args.seconds, args.connections, script)
+    finally:
+        for p in procs:
+            os.killpg(p.pid, signal.SIGTERM)
+    summary = {k: {kk: vv for kk, vv in v.items() if kk != "raw"} for k, v in results.items()}
+    summary["settings"] = vars(args) | {"nproc": os.cpu_count()}
+    print(json.dumps(summary, ensure_ascii=False, indent=1))
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "heartbeat.json").write_text(json.dumps(results, ensure_ascii=False, indent=1))
+
+
+if __name__ == "__main__":
+    main()
