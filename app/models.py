@@ -615,7 +615,7 @@ class Enrollment(Model):
     id = Column(Integer, primary_key=True)
     expert_id = Column(Integer, ForeignKey("expert.id", ondelete="CASCADE"), nullable=False,
                        index=True)
-    expert = relationship(Expert)
+    expert = relationship(Expert, backref="enrollments")
     course_id = Column(Integer, ForeignKey("course.id", ondelete="CASCADE"), nullable=False)
     course = relationship(Course)
     attempt_no = Column(Integer, nullable=False, default=1)  # 2, 3… are 补学

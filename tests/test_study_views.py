@@ -138,3 +138,12 @@ def test_staff_uploads_a_lesson_video(app, learner):
         "course": str(course_id), "title": "坏文件", "sort": "4",
         "upload": (io.BytesIO(b"<html>"), "坏.mp4")}, content_type="multipart/form-data")
     assert "文件类型不符" in page_text(resp)
+
+
+def test_training_history_tab_lists_every_round(app, learner):
+    client = app.test_client()
+    login_expert(client, learner)
+    html = client.get("/expert/").get_data(True)
+    history = html.split('id="training-history"')[1].split("</table>")[0]
+    assert f"学习批次{learner.expert_id}" in history and "系统使用教学课程" in history
+    assert "待批阅" in history
