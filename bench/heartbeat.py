@@ -46,7 +46,7 @@ def wait_port(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"nothing answers on port {port}")
 
 
-def prepare(url: str, tmp: Path) -> int:
+def prepare(url: str, tmp: Path, experts: int) -> list[tuple[str, int]]:
     from sqlalchemy import create_engine, text
 
     admin = create_engine(f"{PG}/postgres", isolation_level="AUTOCOMMIT")
@@ -71,27 +71,31 @@ def prepare(url: str, tmp: Path) -> int:
         upgrade()
         load_reference_data(db.session, app.config["REFERENCE_DIR"])
         sync_roles(app.appbuilder)
-        e = Expert(name="心跳测试", id_number=make_id_number("650102", dt.date(1980, 1, 1), 1),
-                   phone="13912345678",
-                   prefecture=db.session.query(Prefecture).first(), status="已入库",
-                   expert_no="XJ2025000001", admission_batch="2024年第一批")
-        prepare_new_expert(db.session, e)
-        e.user.password = hash_password(PASSWORD)
-        e.user.must_change_password = False
         now = utcnow()
         rnd = TrainingRound(name="压测批次", enroll_start=now, enroll_end=now, fee_fen=0,
                             admission_batches="无", active=False)
         course = Course(round=rnd, name="压测课程", required_minutes=100000)
         db.session.add(Lesson(course=course, title="第一讲"))
-        enrollment = Enrollment(expert=e, course=course, paid_at=now - dt.timedelta(days=3),
-                                study_start=now - dt.timedelta(days=1),
-                                study_end=now + dt.timedelta(days=30))
-        db.session.add(enrollment)
+        password = hash_password(PASSWORD)
+        out = []
+        for i in range(experts):
+            e = Expert(name="心跳测试", id_number=make_id_number("650102", dt.date(1980, 1, 1), i),
+                       phone=f"139{i:08d}", prefecture=db.session.query(Prefecture).first(),
+                       status="已入库", expert_no=f"XJ2025{i:06d}", admission_batch="2024年第一批")
+            prepare_new_expert(db.session, e)
+            e.user.password = password
+            e.user.must_change_password = False
+            enrollment = Enrollment(expert=e, course=course, paid_at=now - dt.timedelta(days=3),
+                                    study_start=now - dt.timedelta(days=1),
+                                    study_end=now + dt.timedelta(days=30))
+            db.session.add(enrollment)
+            db.session.flush()
+            out.append((e.user.username, enrollment.id))
         db.session.commit()
-        return enrollment.id
+        return out
 
 
-def sign_in(port: int, enrollment_id: int) -> tuple[str, str, str]:
+def sign_in(port: int, username: str, enrollment_id: int) -> tuple[str, str, str]:
     """(cookie, csrf token, lesson id) of a signed-in expert."""
     conn = http.client.HTTPConnection("127.0.0.1", port)
 
@@ -105,7 +109,7 @@ def sign_in(port: int, enrollment_id: int) -> tuple[str, str, str]:
 
     _, page, cookie = request("GET", "/login/")
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    form = urllib.parse.urlencode({"username": "xintiaoceshi", "password": PASSWORD,
+    form = urllib.parse.urlencode({"username": username, "password": PASSWORD,
                                    "login_kind": "expert", "csrf_token": token})
     status, _, cookie = request("POST", "/login/?login_kind=expert", form,
                                 {"Content-Type": "application/x-www-form-urlencoded"}, cookie)
@@ -144,12 +148,14 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--experts", type=int, default=64,
+                    help="signed-in experts the requests rotate over (each beats on its own row)")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
     tmp = Path(tempfile.mkdtemp(prefix="bench-heartbeat-"))
     url = f"{PG}/bench_heartbeat"
-    enrollment_id = prepare(url, tmp)
+    accounts = prepare(url, tmp, args.experts)
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench-secret",
            "UPLOAD_FOLDER": str(tmp / "uploads"), "INSTANCE_DIR": str(tmp)}
     bare = tmp / "bare_app.py"
@@ -170,25 +176,43 @@ def main() -> None:
         procs.append(start_gunicorn("bare_app:app", 8702, args.workers, env, tmp))
         wait_port(8701)
         wait_port(8702)
-        cookie, csrf, lesson = sign_in(8701, enrollment_id)
-        body = json.dumps({"lesson_id": lesson, "visible": True, "position": 10})
+        targets = []
+        for username, enrollment_id in accounts:
+            cookie, csrf, lesson = sign_in(8701, username, enrollment_id)
+            body = json.dumps({"lesson_id": lesson, "visible": True, "position": 10})
+            targets.append({"path": f"/training/{enrollment_id}/heartbeat", "cookie": cookie,
+                            "csrf": csrf, "body": body})
+            # a check that the request is accepted before timing it
+            conn = http.client.HTTPConnection("127.0.0.1", 8701)
+            conn.request("POST", targets[-1]["path"], body,
+                         {"Content-Type": "application/json", "X-CSRFToken": csrf, "Cookie": cookie})
+            first = conn.getresponse()
+            assert first.status == 200, (first.status, first.read()[:200])
+        lua_targets = ",\n".join(
+            "{{path={}, cookie={}, csrf={}, body={}}}".format(*tuple(
+                json.dumps(t[k]) for k in ("path", "cookie", "csrf", "body"))) for t in targets)
         script = tmp / "post.lua"
         script.write_text(
+            "local targets = {\n" + lua_targets + "\n}\n"
+            "local i = math.random(#targets)\n"
+            "wrk.method = \"POST\"\n"
+            "wrk.headers[\"Content-Type\"] = \"application/json\"\n"
+            "request = function()\n"
+            "  i = i % #targets + 1\n"
+            "  local t = targets[i]\n"
+            "  wrk.headers[\"Cookie\"] = t.cookie\n"
+            "  wrk.headers[\"X-CSRFToken\"] = t.csrf\n"
+            "  return wrk.format(\"POST\", t.path, nil, t.body)\n"
+            "end\n")
+        bare_script = tmp / "bare.lua"
+        bare_script.write_text(
             'wrk.method = "POST"\n'
-            f'wrk.body = {json.dumps(body)}\n'
-            'wrk.headers["Content-Type"] = "application/json"\n'
-            f'wrk.headers["X-CSRFToken"] = "{csrf}"\n'
-            f'wrk.headers["Cookie"] = "{cookie}"\n')
-        # a check that the request is accepted before timing it
-        conn = http.client.HTTPConnection("127.0.0.1", 8701)
-        conn.request("POST", f"/training/{enrollment_id}/heartbeat", body,
-                     {"Content-Type": "application/json", "X-CSRFToken": csrf, "Cookie": cookie})
-        first = conn.getresponse()
-        assert first.status == 200, (first.status, first.read()[:200])
+            f'wrk.body = {json.dumps(targets[0]["body"])}\n'
+            'wrk.headers["Content-Type"] = "application/json"\n')
         results["bare_flask"] = run_wrk("http://127.0.0.1:8702/ping", args.seconds,
-                                        args.connections, script)
-        results["heartbeat"] = run_wrk(f"http://127.0.0.1:8701/training/{enrollment_id}/heartbeat",
-                                       args.seconds, args.connections, script)
+                                        args.connections, bare_script)
+        results["heartbeat"] = run_wrk("http://127.0.0.1:8701/", args.seconds, args.connections,
+                                       script)
     finally:
         for p in procs:
             os.killpg(p.pid, signal.SIGTERM)
