@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from flask import abort, current_app, flash, redirect, request, send_file, url_for
-from flask_appbuilder import BaseView, expose
+from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import has_access
 from flask_login import current_user
 from sqlalchemy import select
@@ -16,9 +16,9 @@ from app.services import application as app_service
 from app.services.application import BASIC, SECTIONS, STEPS, StepErrors
 from app.services.application_pdf import render_application_pdf
 from app.services.expert_status import TransitionError
-from app.services.ownership import own_expert
 from app.services.uploads import UploadRejected
 from app.views import add_menu_view
+from app.views.base import ExpertScreen
 from app.views.files import save_upload
 
 
@@ -94,17 +94,10 @@ def change_rows(data: dict, action: str) -> str | None:
     return section.name
 
 
-class ApplicationView(BaseView):
+class ApplicationView(ExpertScreen):
     route_base = "/application"
     class_permission_name = "Application"
-    audience = "expert"
     default_view = "start"
-
-    def _expert(self) -> Expert:
-        expert = own_expert(db.session, current_user)
-        if expert is None:
-            abort(404)
-        return expert
 
     def _render(self, expert: Expert, step: int, data: dict, errors: dict[str, str] | None = None):
         return self.render_template(

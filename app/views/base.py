@@ -5,7 +5,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import abort
-from flask_appbuilder import ModelView, expose
+from flask_appbuilder import BaseView, ModelView, expose
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_babel import gettext, lazy_gettext
 from wtforms.validators import StopValidation
@@ -134,3 +134,51 @@ class StaffModelView(ModelView):
     def check_form(self, form) -> bool:
         """Cross-field checks; add errors to ``form.<field>.errors`` and return False."""
         return True
+
+
+class ExpertScreen(BaseView):
+    """A screen of the expert's own: every record it shows hangs off ``_expert()``."""
+
+    audience = "expert"
+
+    def _expert(self):
+        from flask_login import current_user
+
+        from app.extensions import db
+        from app.services.ownership import own_expert
+
+        expert = own_expert(db.session, current_user)
+        if expert is None:
+            abort(404)
+        return expert
+
+
+class UploadFieldMixin:
+    """A staff form with one ``upload`` field stored through the upload service when the
+    form is checked (its error beside the field), attached to the new row on save."""
+
+    upload_kind = "attachment"
+
+    def upload_owner(self, form) -> int | None:
+        return None
+
+    def check_form(self, form) -> bool:
+        if "upload" not in form:
+            return True
+        from flask import g, request
+
+        from app.services.uploads import UploadRejected
+        from app.views.files import save_upload
+
+        try:
+            g.pending_upload = save_upload(request.files.get("upload"), self.upload_kind,
+                                           self.upload_owner(form))
+        except UploadRejected as exc:
+            form.upload.errors = [*form.upload.errors, exc.message]
+            return False
+        return True
+
+    def pre_add(self, item) -> None:
+        from flask import g
+
+        item.file = g.pop("pending_upload", None)

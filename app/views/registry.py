@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from flask import abort, current_app, g, request, send_file
+from flask import abort, current_app, request, send_file
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -48,7 +48,6 @@ from app.services.audit import Action
 from app.services.export import EXPORT_MIME, export_experts
 from app.services.importer import IMPORT_COLUMNS, import_experts, template_workbook
 from app.services.ownership import can_read_expert
-from app.services.uploads import UploadRejected
 from app.services.validators import (
     ValidationError,
     validate_credit_code,
@@ -59,9 +58,14 @@ from app.services.validators import (
     validate_phone,
 )
 from app.views import add_menu_view
-from app.views.base import FieldCheck, StaffModelView, file_link, yes_no
+from app.views.base import (
+    FieldCheck,
+    StaffModelView,
+    UploadFieldMixin,
+    file_link,
+    yes_no,
+)
 from app.views.fastlist import CountCachingInterface
-from app.views.files import save_upload
 
 EXPERT_LABELS = {
     "application_no": "申请专家编号",
@@ -229,7 +233,7 @@ class BankAccountAdminView(ExpertChildView):
         return resp
 
 
-class AttachmentAdminView(ExpertChildView):
+class AttachmentAdminView(UploadFieldMixin, ExpertChildView):
     """附件: the file goes through the upload service and belongs to the expert's account."""
 
     datamodel = SQLAInterface(Attachment)
@@ -243,20 +247,11 @@ class AttachmentAdminView(ExpertChildView):
     add_form_extra_fields = {"upload": FileField("上传文件", description="PDF、JPG 或 PNG，不超过 10 MB")}
     formatters_columns = {"file": file_link}
 
-    def check_form(self, form) -> bool:
-        if "upload" not in form:
-            return True
-        expert = form.expert.data
-        try:
-            g.pending_upload = save_upload(request.files.get("upload"), "attachment",
-                                           expert.user_id if expert else None)
-        except UploadRejected as exc:
-            form.upload.errors = [*form.upload.errors, exc.message]
-            return False
-        return True
+    upload_kind = "attachment"
 
-    def pre_add(self, item: Attachment) -> None:
-        item.file = g.pop("pending_upload", None)
+    def upload_owner(self, form) -> int | None:
+        """The file belongs to the expert's account: they can download it."""
+        return form.expert.data.user_id if form.expert.data else None
 
 
 class ReviewRecordAdminView(ExpertChildView):
@@ -528,12 +523,11 @@ class ExpertImportView(BaseView):
                          as_attachment=True, download_name="专家导入模板.xlsx")
 
 
-class MyProfileView(BaseView):
+class MyProfileView(ExpertScreen):
     """The expert's home in the 专家管理系统: their own profile in the manual's 12 tabs."""
 
     route_base = "/expert"
     class_permission_name = "MyProfile"
-    audience = "expert"
     default_view = "profile"
 
     @expose("/")

@@ -13,7 +13,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    g,
     jsonify,
     redirect,
     request,
@@ -36,7 +35,6 @@ from app.models import (
     Enrollment,
     ExamAnswer,
     ExamAttempt,
-    Expert,
     ExpertStatus,
     Lesson,
     PaperRule,
@@ -50,10 +48,9 @@ from app.services.exam import ExamError
 from app.services.ownership import own_expert
 from app.services.payment import LocalHmacProvider, PaymentError
 from app.services.study import progress_percent
-from app.services.uploads import UploadRejected, stored_path
+from app.services.uploads import stored_path
 from app.views import add_menu_view
-from app.views.base import StaffModelView, file_link, yes_no
-from app.views.files import save_upload
+from app.views.base import ExpertScreen, StaffModelView, UploadFieldMixin, file_link, yes_no
 
 PAGE_SIZES = (10, 20, 50)
 
@@ -72,19 +69,12 @@ def qr_png_data_uri(text: str) -> str:
     return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
 
 
-class MyTrainingView(BaseView):
+class MyTrainingView(ExpertScreen):
     """我的培训: the manual's columns, search by 课程名称, 共 N 条 / 10 条/页 / 前往."""
 
     route_base = "/training"
     class_permission_name = "ContinuingEducation"
-    audience = "expert"
     default_view = "index"
-
-    def _expert(self) -> Expert:
-        expert = own_expert(db.session, current_user)
-        if expert is None:
-            abort(404)
-        return expert
 
     def _own_enrollment(self, enrollment_id: int) -> Enrollment:
         expert = self._expert()
@@ -377,7 +367,7 @@ class PaymentOrderAdminView(StaffModelView):
     exact_search_columns = ("order_no", "expert_no", "provider_ref")
 
 
-class LessonAdminView(StaffModelView):
+class LessonAdminView(UploadFieldMixin, StaffModelView):
     """课程资料: videos (mp4) and documents (PDF), through the upload service."""
 
     datamodel = SQLAInterface(Lesson)
@@ -392,18 +382,10 @@ class LessonAdminView(StaffModelView):
     add_form_extra_fields = {"upload": FileField("上传文件", description="MP4 视频或 PDF 课件")}
     formatters_columns = {"file": file_link}
 
-    def check_form(self, form) -> bool:
-        if "upload" not in form:
-            return True
-        try:
-            g.pending_upload = save_upload(request.files.get("upload"), "lesson", current_user.id)
-        except UploadRejected as exc:
-            form.upload.errors = [*form.upload.errors, exc.message]
-            return False
-        return True
+    upload_kind = "lesson"
 
-    def pre_add(self, item: Lesson) -> None:
-        item.file = g.pop("pending_upload", None)
+    def upload_owner(self, form) -> int | None:
+        return current_user.id
 
 
 class QuestionAdminView(StaffModelView):
