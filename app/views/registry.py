@@ -59,6 +59,7 @@ from app.services.validators import (
 )
 from app.views import add_menu_view
 from app.views.base import (
+    ExpertScreen,
     FieldCheck,
     StaffModelView,
     UploadFieldMixin,
