@@ -420,3 +420,12 @@ def test_another_experts_file_cannot_be_attached(app, make_expert):
     errors = dict(re.findall(r'data-error-for="([^"]+)">([^<]+)', resp.get_data(True)))
     assert errors["b_photo_file"] == "请重新上传一寸免冠照(近期照)"
     assert client.get(f"/files/{victim_file}").status_code == 404
+
+
+def test_continuing_education_menu_only_after_admission(app, make_expert):
+    draft = app.test_client()
+    login_expert(draft, make_expert("菜单草稿"))
+    assert "继续教育" not in page_text(draft.get("/expert/"))  # no menu, no button
+    admitted = app.test_client()
+    login_expert(admitted, make_expert("菜单入库", status=ExpertStatus.ADMITTED))
+    assert "我的培训" in page_text(admitted.get("/expert/"))
