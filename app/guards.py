@@ -35,6 +35,8 @@ PASSWORD_CHANGE_ALLOWED = {
     "favicon",
 }
 STATIC_ENDPOINTS = {"static", "appbuilder.static", "favicon"}
+# Routes that check the server-side session and the password themselves, in one query.
+SELF_CHECKING = {"study_api.heartbeat"}
 
 
 def csp_nonce() -> str:
@@ -62,7 +64,9 @@ def register_guards(app: Flask) -> None:
 
     @app.before_request
     def check_server_session():
-        if request.endpoint in STATIC_ENDPOINTS or not current_user.is_authenticated:
+        if request.endpoint in STATIC_ENDPOINTS | SELF_CHECKING:
+            return None
+        if not current_user.is_authenticated:
             return None
         from app.security import SESSION_TOKEN, end_session
 
@@ -81,7 +85,7 @@ def register_guards(app: Flask) -> None:
 
     @app.before_request
     def force_password_change():
-        if not current_user.is_authenticated:
+        if request.endpoint in SELF_CHECKING or not current_user.is_authenticated:
             return None
         if not getattr(current_user, "must_change_password", False):
             return None

@@ -147,3 +147,39 @@ def test_training_history_tab_lists_every_round(app, learner):
     history = html.split('id="training-history"')[1].split("</table>")[0]
     assert f"学习批次{learner.expert_id}" in history and "系统使用教学课程" in history
     assert "待批阅" in history
+
+
+def test_heartbeat_checks_session_and_password_itself(app, learner):
+    """The heartbeat skips the general guards: its own query must refuse the same things."""
+    from app.extensions import db
+    from app.models import AppUser, UserSession
+
+    client = app.test_client()
+    login_expert(client, learner)
+    url = f"/training/{learner.enrollment}/heartbeat"
+    assert client.post(url, json={"visible": True}).status_code == 200
+    saved = client.get_cookie("session").value
+    # idle for 31 minutes: refused, and the session is ended for good
+    with app.app_context():
+        for row in db.session.query(UserSession).filter_by(user_id=learner.user_id, ended_at=None):
+            row.last_seen_at = utcnow() - dt.timedelta(minutes=31)
+        db.session.commit()
+        db.session.remove()
+    resp = client.post(url, json={"visible": True})
+    assert resp.status_code == 401 and "30分钟" in resp.json["message"]
+    assert client.post(url, json={"visible": True}).status_code == 401
+    # signed in again, then logged out: the copied cookie is refused
+    login_expert(client, learner)
+    saved = client.get_cookie("session").value
+    client.post("/logout/")
+    thief = app.test_client()
+    thief.set_cookie("session", saved)
+    assert thief.post(url, json={"visible": True}).status_code == 401
+    # a default password not yet changed: refused until it is
+    login_expert(client, learner)
+    with app.app_context():
+        db.session.get(AppUser, learner.user_id).must_change_password = True
+        db.session.commit()
+        db.session.remove()
+    assert client.post(url, json={"visible": True}).status_code == 403
+    assert app.test_client().post(url, json={"visible": True}).status_code == 401

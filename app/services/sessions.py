@@ -22,6 +22,20 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+token_hash = _hash
+
+
+def limit_reached(created_at: dt.datetime, last_seen_at: dt.datetime, now: dt.datetime,
+                  idle: dt.timedelta = IDLE_LIMIT,
+                  absolute: dt.timedelta = ABSOLUTE_LIMIT) -> tuple[str, str] | None:
+    """(reason kept on the row, message for the user) when a limit has run out."""
+    if now - created_at > absolute:
+        return "超过12小时", "登录已超过12小时，请重新登录"
+    if now - last_seen_at > idle:
+        return "闲置超时", "30分钟未操作，请重新登录"
+    return None
+
+
 def start(session: Session, user_id: int, ip: str | None, now: dt.datetime) -> str:
     token = secrets.token_urlsafe(32)
     session.add(UserSession(token_hash=_hash(token), user_id=user_id, created_at=now,
@@ -40,14 +54,11 @@ def check(session: Session, token: str | None, user_id: int, now: dt.datetime,
     ).scalar_one_or_none()
     if row is None or row.user_id != user_id or row.ended_at is not None:
         return "登录已失效，请重新登录"
-    if now - row.created_at > absolute:
-        _end(row, now, "超过12小时")
+    limit = limit_reached(row.created_at, row.last_seen_at, now, idle, absolute)
+    if limit is not None:
+        _end(row, now, limit[0])
         session.commit()
-        return "登录已超过12小时，请重新登录"
-    if now - row.last_seen_at > idle:
-        _end(row, now, "闲置超时")
-        session.commit()
-        return "30分钟未操作，请重新登录"
+        return limit[1]
     if now - row.last_seen_at > TOUCH_EVERY:
         row.last_seen_at = now
         session.commit()

@@ -12,7 +12,8 @@ import math
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.models import Course, Enrollment, Expert, Lesson
+from app.models import AppUser, Course, Enrollment, Expert, Lesson, UserSession
+from app.services import sessions
 
 HEARTBEAT_SECONDS = 30
 # A gap longer than this means the page was closed (or the computer slept): not credited.
@@ -60,28 +61,56 @@ def heartbeat(session: Session, enrollment: Enrollment, lesson: Lesson | None, p
                    lesson.id if lesson else None, position, visible, now)
 
 
-def beat_for_user(session: Session, enrollment_id: int, user_id: int, lesson_id: int | None,
-                  position: float, visible: bool, now: dt.datetime) -> tuple[int, int] | None:
-    """The heartbeat route's whole work in two statements: one query that applies the
-    ownership rule (the enrolment belongs to this account), the open study window and the
-    lesson's course; one conditional UPDATE. None when any check fails (the route's 404).
-    Returns (seconds credited, 学习进度 %)."""
+class BeatRefused(Exception):
+    """The heartbeat's session is over (401), or the password must be changed (403)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def beat_for_user(session: Session, enrollment_id: int, user_id: int, token: str | None,
+                  lesson_id: int | None, position: float, visible: bool, now: dt.datetime,
+                  idle: dt.timedelta = sessions.IDLE_LIMIT,
+                  absolute: dt.timedelta = sessions.ABSOLUTE_LIMIT) -> tuple[int, int] | None:
+    """The heartbeat route's whole work: one query that checks the server-side session
+    (open, within its limits), the account (active, password changed), the ownership rule
+    (the enrolment belongs to this account), the open study window and the lesson's course;
+    then one conditional UPDATE. None when the enrolment is not this account's open one
+    (404); BeatRefused for the session or the password. Returns (seconds, 学习进度 %)."""
+    if not token:
+        raise BeatRefused(401, "请重新登录")
     row = session.execute(
         select(Enrollment.last_beat_at, Enrollment.credited_seconds, Course.required_minutes,
-               Enrollment.course_id)
+               Lesson.id, UserSession.id, UserSession.created_at, UserSession.last_seen_at,
+               AppUser.active, AppUser.must_change_password)
         .join(Expert, Expert.id == Enrollment.expert_id)
         .join(Course, Course.id == Enrollment.course_id)
+        .join(AppUser, AppUser.id == Expert.user_id)
+        .outerjoin(UserSession, (UserSession.user_id == AppUser.id)
+                   & (UserSession.token_hash == sessions.token_hash(token))
+                   & UserSession.ended_at.is_(None))
+        .outerjoin(Lesson, (Lesson.id == (lesson_id or 0)) & (Lesson.course_id == Course.id))
         .where(Enrollment.id == enrollment_id, Expert.user_id == user_id,
                Enrollment.study_start <= now, Enrollment.study_end >= now)
     ).first()
     if row is None:
         return None
-    last, credited, minutes, course_id = row
-    if lesson_id is not None:
-        lesson_course = session.execute(
-            select(Lesson.course_id).where(Lesson.id == lesson_id)).scalar()
-        if lesson_course != course_id:
-            return None
+    last, credited, minutes, lesson_found, session_id, created, seen, active, must_change = row
+    if session_id is None or not active:
+        raise BeatRefused(401, "登录已失效，请重新登录")
+    limit = sessions.limit_reached(created, seen, now, idle, absolute)
+    if limit is not None:
+        sessions.end(session, token, now, limit[0])
+        raise BeatRefused(401, limit[1])
+    if must_change:
+        raise BeatRefused(403, "请先修改默认密码")
+    if lesson_id is not None and lesson_found is None:
+        return None
+    if now - seen > sessions.TOUCH_EVERY:
+        session.execute(update(UserSession).where(UserSession.id == session_id)
+                        .values(last_seen_at=now).execution_options(synchronize_session=False))
     required = minutes * 60
     credit = credit_for(last, visible, now, credited, required)
     credit = _record(session, enrollment_id, last, credit, lesson_id, position, visible, now)

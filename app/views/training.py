@@ -3,6 +3,7 @@ callback; staff screens for rounds, courses, orders and 线下对账."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import io
 import json
 import math
@@ -17,6 +18,7 @@ from flask import (
     redirect,
     request,
     send_file,
+    session,
     url_for,
 )
 from flask_appbuilder import BaseView, expose
@@ -43,6 +45,7 @@ from app.models import (
     TrainingRound,
     utcnow,
 )
+from app.security import SESSION_TOKEN
 from app.services import exam, payment, study
 from app.services.exam import ExamError
 from app.services.ownership import own_expert
@@ -459,8 +462,14 @@ heartbeat_api = Blueprint("study_api", __name__)
 
 @heartbeat_api.post("/training/<int:enrollment_id>/heartbeat")
 def heartbeat(enrollment_id: int):
-    """About every 30 s while a lesson is open: {lesson_id, position, visible}."""
-    if not current_user.is_authenticated:
+    """About every 30 s while a lesson is open: {lesson_id, position, visible}. The account
+    and its server-side session are checked inside the heartbeat's own query (the general
+    guards skip this route), so the account is not loaded separately."""
+    try:
+        user_id = int(session.get("_user_id") or 0)
+    except ValueError:
+        user_id = 0
+    if not user_id:
         abort(401)
     data = request.get_json(silent=True) or {}
     try:
@@ -468,8 +477,16 @@ def heartbeat(enrollment_id: int):
         position = float(data.get("position") or 0)
     except (TypeError, ValueError):
         abort(400)
-    result = study.beat_for_user(db.session, enrollment_id, current_user.id, lesson_id, position,
-                                 bool(data.get("visible")), utcnow())
+    cfg = current_app.config
+    try:
+        result = study.beat_for_user(
+            db.session, enrollment_id, user_id, session.get(SESSION_TOKEN), lesson_id, position,
+            bool(data.get("visible")), utcnow(),
+            idle=dt.timedelta(minutes=cfg["SESSION_IDLE_MINUTES"]),
+            absolute=dt.timedelta(hours=cfg["SESSION_ABSOLUTE_HOURS"]))
+    except study.BeatRefused as exc:
+        db.session.commit()
+        return jsonify(message=exc.message), exc.status
     if result is None:
         abort(404)
     return jsonify(credited=result[0], progress=result[1])
