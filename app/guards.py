@@ -58,6 +58,10 @@ def register_guards(app: Flask) -> None:
 
     # FAB's templates call csp_nonce() on every <script>: the nonce of our CSP header.
     app.jinja_env.globals["csp_nonce"] = csp_nonce
+    # 学习进度 as the study service computes it, wherever a template shows it.
+    from app.services.study import progress_percent
+
+    app.jinja_env.filters["progress"] = progress_percent
     # Times are kept in UTC and shown in 北京时间 (UTC+8), as the manual's screens show them.
     app.jinja_env.filters["local_time"] = lambda t: (
         (t + dt.timedelta(hours=8)).strftime("%Y-%m-%d %H:%M:%S") if t else "")

@@ -398,3 +398,25 @@ def test_personal_data_lookups_use_an_index(app):
             "EXPLAIN QUERY PLAN SELECT id FROM bank_account WHERE account_no = :v"), {"v": "x"}).all()
         assert "INDEX" in str(plan)
         db.session.remove()
+
+
+def test_edit_page_with_full_personal_data_is_recorded_too(app, make_expert):
+    account = make_expert("编辑留痕")
+    client = app.test_client()
+    login_staff(client)
+    before = len(_audit(app, action="查看个人信息", object_id=str(account.expert_id)))
+    page = client.get(f"/expertadminview/edit/{account.expert_id}")
+    assert account.id_number in page.get_data(True)
+    after = _audit(app, action="查看个人信息", object_id=str(account.expert_id))
+    assert len(after) == before + 1 and after[-1][1] == "testreviewer"
+
+
+def test_actor_kind_follows_roles(app):
+    from app.extensions import db
+    from app.services.ownership import actor_kind
+
+    with app.app_context():
+        sm = app.appbuilder.sm
+        assert actor_kind(sm.find_user(username="testadmin")) == "admin"
+        assert actor_kind(sm.find_user(username="testreviewer")) == "reviewer"
+        db.session.remove()

@@ -351,6 +351,11 @@ def apply_step2(expert: Expert, admission_type: str) -> None:
     prepare_changed_expert(expert)
 
 
+def check_step3(expert: Expert) -> None:
+    if expert.signed_form_file is None:
+        raise StepErrors({"signed_form": "请上传签字盖章后的申请表（PDF 或图片）"})
+
+
 def attach_signed_form(expert: Expert, stored: StoredFile) -> None:
     expert.signed_form_file = stored
     expert.version = (expert.version or 0) + 1

@@ -24,6 +24,14 @@ class ExamError(Exception):
         self.message = message
 
 
+def available(enrollment: Enrollment, now: dt.datetime) -> bool:
+    """考试 is offered: study open, 学习进度 100 %, not passed yet."""
+    from app.services.payment import study_gate
+
+    return (study_gate(enrollment, now) is None and progress_percent(enrollment) >= 100
+            and not enrollment.completed)
+
+
 def current_attempt(session: Session, enrollment: Enrollment) -> ExamAttempt | None:
     return session.execute(
         select(ExamAttempt).where(ExamAttempt.enrollment_id == enrollment.id)

@@ -1,7 +1,6 @@
 """Expert records: creation with an account, derived fields, the employer as 回避单位."""
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
@@ -114,6 +113,3 @@ def prepare_changed_expert(expert: Expert) -> None:
     if expert.user is not None:
         expert.user.first_name = expert.name
 
-
-def age_today(expert: Expert, today: dt.date | None = None) -> int | None:
-    return expert.age(today)

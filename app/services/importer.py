@@ -30,6 +30,7 @@ from app.models import (
 from app.services.experts import prepare_new_expert
 from app.services.validators import (
     ValidationError,
+    check_id_agrees,
     parse_id_number,
     validate_email,
     validate_name,
@@ -120,8 +121,7 @@ def _build_expert(values: dict[str, str], lookups: _Lookups) -> Expert:
     """An Expert from one row, or ValidationError with the first reason."""
     name = validate_name(values.get("姓名"))
     info = parse_id_number(values.get("身份证号"))
-    if values.get("性别") and values["性别"] != info.gender:
-        raise ValidationError(f"性别与身份证号不一致（身份证号为{info.gender}）")
+    check_id_agrees(info.number, None, values.get("性别") or None)
     phone = validate_phone(values.get("手机号码"))
     prefecture = lookups.prefectures.get(values.get("所在市州", ""))
     if prefecture is None:

@@ -31,3 +31,11 @@ def can_read_expert(user: Any, expert: Expert) -> bool:
 
 def can_read_file(user: Any, stored: StoredFile) -> bool:
     return is_staff(user) or (stored.owner_id is not None and stored.owner_id == user.id)
+
+
+def actor_kind(user: Any) -> str:
+    """What the status machine calls this account: "admin", "reviewer" or "expert"."""
+    names = {role.name for role in getattr(user, "roles", [])}
+    if ROLE_ADMIN in names:
+        return "admin"
+    return "reviewer" if ROLE_REVIEWER in names else "expert"

@@ -91,7 +91,7 @@ class LocalHmacProvider:
 
 # ---------------------------------------------------------------- enrolment and orders
 
-def rounds_for(session: Session, expert: Expert, now: dt.datetime) -> list[TrainingRound]:
+def rounds_for(session: Session, expert: Expert) -> list[TrainingRound]:
     """Active rounds this expert must attend (by 入库批次 and status)."""
     out = []
     for rnd in session.execute(select(TrainingRound).where(TrainingRound.active)).scalars():
@@ -108,7 +108,7 @@ def ensure_enrollments(session: Session, expert: Expert, now: dt.datetime) -> No
         return
     have = {e.course_id for e in session.execute(
         select(Enrollment).where(Enrollment.expert_id == expert.id)).scalars()}
-    for rnd in rounds_for(session, expert, now):
+    for rnd in rounds_for(session, expert):
         for course in session.execute(select(Course).where(Course.round_id == rnd.id)).scalars():
             if course.id not in have:
                 session.add(Enrollment(expert_id=expert.id, course_id=course.id, attempt_no=1,

@@ -179,8 +179,7 @@ class ApplicationView(ExpertScreen):
             elif number == 3:
                 if errors:
                     raise StepErrors(errors)
-                if expert.signed_form_file is None:
-                    raise StepErrors({"signed_form": "请上传签字盖章后的申请表（PDF 或图片）"})
+                app_service.check_step3(expert)
         except StepErrors as exc:
             db.session.rollback()
             return self._render(expert, number, app_service.load(db.session, expert), exc.errors)

@@ -4,9 +4,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import abort
+from flask import abort, request
 from flask_appbuilder import BaseView, ModelView, expose
 from flask_appbuilder.models.sqla.filters import FilterEqual
+from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext, lazy_gettext
 from wtforms.validators import StopValidation
 from wtforms.validators import ValidationError as WTFValidationError
@@ -66,6 +67,18 @@ def _plain_errors(field) -> list[str]:
     return out
 
 
+def record_personal_data_view(object_type: str, pk: Any) -> None:
+    """A page that shows full 身份证号, phone numbers or bank accounts was opened."""
+    from app.audit_hooks import current_actor
+    from app.extensions import db
+    from app.services import audit
+    from app.services.audit import Action
+
+    audit.record(db.session, Action.VIEW_PERSONAL_DATA, actor=current_actor(),
+                 object_type=object_type, object_id=pk)
+    db.session.commit()
+
+
 class StaffModelView(ModelView):
     """A generated staff screen: Chinese labels, explicit columns, exact-only search
     on personal data, and a form-level check hook that keeps what was typed."""
@@ -77,6 +90,8 @@ class StaffModelView(ModelView):
     exact_search_columns: tuple[str, ...] = ()
     # Columns searched by prefix or exact value only: both walk an index.
     prefix_search_columns: tuple[str, ...] = ()
+    # Set when the detail and edit pages show full personal data: each visit is recorded.
+    personal_data_object: str | None = None
 
     def _init_properties(self):
         super()._init_properties()
@@ -124,6 +139,22 @@ class StaffModelView(ModelView):
 
             CheckedForm.__name__ = form_class.__name__
             setattr(self, attr, CheckedForm)
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        page = super().show(pk)
+        if self.personal_data_object:
+            record_personal_data_view(self.personal_data_object, pk)
+        return page
+
+    @expose("/edit/<pk>", methods=["GET", "POST"])
+    @has_access
+    def edit(self, pk):
+        page = super().edit(pk)
+        if self.personal_data_object and request.method == "GET":
+            record_personal_data_view(self.personal_data_object, pk)
+        return page
 
     @expose("/download/<string:filename>")
     def download(self, filename):

@@ -209,12 +209,6 @@ class AvoidanceUnitAdminView(ExpertChildView):
     validators_columns = {"credit_code": [FieldCheck(validate_credit_code, required=False)]}
 
 
-def record_personal_data_view(object_type: str, pk) -> None:
-    audit.record(db.session, Action.VIEW_PERSONAL_DATA, actor=current_actor(),
-                 object_type=object_type, object_id=pk)
-    db.session.commit()
-
-
 class BankAccountAdminView(ExpertChildView):
     datamodel = SQLAInterface(BankAccount)
     list_title = show_title = add_title = edit_title = "账户信息"
@@ -225,13 +219,7 @@ class BankAccountAdminView(ExpertChildView):
     add_columns = edit_columns = ["expert", "bank_name", "account_no", "holder"]
     search_columns = ["expert", "bank_name", "account_no"]
     exact_search_columns = ("account_no",)
-
-    @expose("/show/<pk>", methods=["GET"])
-    @has_access
-    def show(self, pk):
-        resp = super().show(pk)
-        record_personal_data_view("银行账户", pk)
-        return resp
+    personal_data_object = "银行账户"
 
 
 class AttachmentAdminView(UploadFieldMixin, ExpertChildView):
@@ -337,6 +325,7 @@ class ExpertAdminView(StaffModelView):
                       "prefecture", "main_specialty", "title", "admission_type",
                       "admission_batch", "status", "employer"]
     exact_search_columns = ("id_number", "phone", "expert_no", "application_no")
+    personal_data_object = "专家"  # full 身份证号 and phone numbers on show and edit
     prefix_search_columns = ("name",)
     formatters_columns = {"accepts_remote": yes_no, "emergency_expert": yes_no}
     validators_columns = {
@@ -381,14 +370,6 @@ class ExpertAdminView(StaffModelView):
 
     def pre_add(self, item: Expert) -> None:
         expert_service.prepare_new_expert(db.session, item)
-
-    @expose("/show/<pk>", methods=["GET"])
-    @has_access
-    def show(self, pk):
-        """The full 身份证号 and phone numbers are on this page: each view is recorded."""
-        resp = super().show(pk)
-        record_personal_data_view("专家", pk)
-        return resp
 
     def pre_update(self, item: Expert) -> None:
         expert_service.prepare_changed_expert(item)

@@ -17,10 +17,10 @@ from app.services import application as app_service
 from app.services.application import SECTIONS, RuleSettings, StaleVersion
 from app.services.application_pdf import render_application_pdf
 from app.services.expert_status import TransitionError
-from app.services.roles import ROLE_ADMIN
+from app.services.ownership import actor_kind
 from app.views import add_menu_view
 from app.views.application import review_url
-from app.views.base import StaffModelView
+from app.views.base import StaffModelView, record_personal_data_view
 from app.views.fastlist import CountCachingInterface
 from app.views.registry import EXPERT_LABELS, EXPERT_LIST_LOADS
 
@@ -73,8 +73,6 @@ class ApplicationReviewView(BaseView):
         return expert
 
     def _render(self, expert: Expert, message: str | None = None, typed: dict | None = None):
-        from app.views.registry import record_personal_data_view
-
         record_personal_data_view("入库申请", expert.id)
         return self.render_template(
             "review/application.html", expert=expert, flags=app_service.rule_flags(expert, _settings()),
@@ -98,12 +96,11 @@ class ApplicationReviewView(BaseView):
                                         for k in ["basic", *[s.name for s in SECTIONS]]}}
         if action not in ("approve", "return"):
             abort(400)
-        is_admin = any(r.name == ROLE_ADMIN for r in current_user.roles)
         try:
             app_service.review(
                 db.session, expert, action, reviewer_id=current_user.id,
                 seen_version=request.form.get("version", "-1"), opinion=opinion,
-                section_opinions=section_opinions, actor_kind="admin" if is_admin else "reviewer")
+                section_opinions=section_opinions, actor_kind=actor_kind(current_user))
         except StaleVersion as exc:
             db.session.rollback()
             return self._render(self._load(expert_id), exc.message, typed), 409

@@ -115,7 +115,7 @@ class MyTrainingView(ExpertScreen):
         return self.render_template(
             "training/my_training.html", expert=expert, rows=rows, total=total, page=page,
             pages=pages, size=size, sizes=PAGE_SIZES, name=name, first=(page - 1) * size,
-            progress=progress_percent, gate=lambda e: payment.study_gate(e, now),
+            gate=lambda e: payment.study_gate(e, now),
             needs_payment=lambda e: e.paid_at is None)
 
     @expose("/<int:enrollment_id>/pay")
@@ -155,7 +155,8 @@ class MyTrainingView(ExpertScreen):
         resume = enrollment.resume_position if current and current.id == enrollment.resume_lesson_id else 0
         return self.render_template(
             "training/study.html", enrollment=enrollment, lessons=lessons, current=current,
-            resume=resume, progress=progress_percent(enrollment), beat_seconds=study.HEARTBEAT_SECONDS)
+            resume=resume, progress=progress_percent(enrollment), beat_seconds=study.HEARTBEAT_SECONDS,
+            exam_open=exam.available(enrollment, utcnow()))
 
     @expose("/<int:enrollment_id>/lesson/<int:lesson_id>/media")
     @has_access
