@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import relationship
 
@@ -58,6 +59,10 @@ class AppUser(User):
     # Set for accounts created with the default password; cleared by 修改密码.
     must_change_password = Column(Boolean, nullable=False, default=False, server_default="0")
     password_changed_at = Column(DateTime)
+    # 个人中心 → 基本资料 (an expert's phone lives on their Expert row: it is also a login)
+    phone = Column(String(11))
+    avatar_file_id = Column(Integer, ForeignKey("stored_file.id", use_alter=True,
+                                                name="fk_ab_user_avatar_file"))
 
 
 # ---------------------------------------------------------------- reference lists
@@ -161,7 +166,7 @@ class StoredFile(Model):
     __tablename__ = "stored_file"
     id = Column(Integer, primary_key=True)
     owner_id = Column(Integer, ForeignKey("ab_user.id"), index=True)
-    owner = relationship(AppUser)
+    owner = relationship(AppUser, foreign_keys=[owner_id])
     kind = Column(String(30), nullable=False)
     original_name = Column(String(255), nullable=False)
     stored_name = Column(String(80), unique=True, nullable=False)
@@ -749,3 +754,142 @@ class ExamAnswer(Model):
     graded_at = Column(DateTime)
 
     __table_args__ = (UniqueConstraint("attempt_id", "question_id"),)
+
+
+# ---------------------------------------------------------------- 专家证书
+
+
+class CertificateStatus(enum.StrEnum):
+    VALID = "有效"
+    REVOKED = "已撤销"
+
+
+class Certificate(Model):
+    """继续教育合格证书: issued once per expert and round, rendered once and kept.
+
+    What it says is copied in when issued (name, masked ID number, round, hours), so a
+    later change of profile does not alter a certificate already handed out."""
+
+    __tablename__ = "certificate"
+    id = Column(Integer, primary_key=True)
+    number = Column(String(32), unique=True, nullable=False)  # 证书编号 (unguessable)
+    expert_id = Column(Integer, ForeignKey("expert.id", ondelete="CASCADE"), nullable=False,
+                       index=True)
+    expert = relationship(Expert, backref="certificates")
+    round_id = Column(Integer, ForeignKey("training_round.id"), nullable=False, index=True)
+    round = relationship(TrainingRound)
+    enrollment_id = Column(Integer, ForeignKey("enrollment.id"))
+    enrollment = relationship(Enrollment)
+    holder_name = Column(String(40), nullable=False)
+    expert_no = Column(String(20), nullable=False)
+    id_number_masked = Column(String(18), nullable=False)
+    round_name = Column(String(60), nullable=False)
+    hours = Column(Integer, nullable=False, default=0)  # 学时
+    issued_on = Column(Date, nullable=False)
+    status = Column(String(4), nullable=False, default=CertificateStatus.VALID.value, index=True)
+    revoked_at = Column(DateTime)
+    revoke_reason = Column(Text)
+    revoked_by_id = Column(Integer, ForeignKey("ab_user.id"))
+    reissue_of_id = Column(Integer, ForeignKey("certificate.id"))  # 补发: the one it replaces
+    pdf_file_id = Column(Integer, ForeignKey("stored_file.id"))
+    pdf_file = relationship(StoredFile, foreign_keys=[pdf_file_id])
+    png_file_id = Column(Integer, ForeignKey("stored_file.id"))
+    png_file = relationship(StoredFile, foreign_keys=[png_file_id])
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    created_by_id = Column(Integer, ForeignKey("ab_user.id"))
+
+    __table_args__ = (
+        # at most one valid certificate per expert and round, even under concurrent issuing
+        Index("uq_certificate_valid", "expert_id", "round_id", unique=True,
+              sqlite_where=text("status = '有效'"), postgresql_where=text("status = '有效'")),
+    )
+
+    def __repr__(self) -> str:
+        return self.number
+
+
+class CertificateBatch(Model):
+    """发放整批证书: one job issuing a whole round, its progress read by the staff page."""
+
+    __tablename__ = "certificate_batch"
+    id = Column(Integer, primary_key=True)
+    round_id = Column(Integer, ForeignKey("training_round.id", ondelete="CASCADE"),
+                      nullable=False, index=True)
+    round = relationship(TrainingRound)
+    requested_by_id = Column(Integer, ForeignKey("ab_user.id"))
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    started_at = Column(DateTime)
+    finished_at = Column(DateTime)
+    status = Column(String(4), nullable=False, default="排队中")  # 排队中 / 进行中 / 已完成 / 失败
+    total = Column(Integer, nullable=False, default=0)
+    done = Column(Integer, nullable=False, default=0)
+    failed = Column(Integer, nullable=False, default=0)
+    message = Column(Text)
+
+
+# ---------------------------------------------------------------- 个人信息变更
+
+
+class ChangeStatus(enum.StrEnum):
+    PENDING = "待审核"
+    APPROVED = "已通过"
+    REJECTED = "已驳回"
+    WITHDRAWN = "已撤回"
+    APPLIED = "已生效"  # a 修改 that needs no review
+
+
+class TransferRequest(Model):
+    """异动申请: a move to another 市州, reviewed; one open request per expert at a time."""
+
+    __tablename__ = "transfer_request"
+    id = Column(Integer, primary_key=True)
+    expert_id = Column(Integer, ForeignKey("expert.id", ondelete="CASCADE"), nullable=False,
+                       index=True)
+    expert = relationship(Expert, backref="transfer_requests")
+    from_prefecture_id = Column(Integer, ForeignKey("prefecture.id"))
+    from_prefecture = relationship(Prefecture, foreign_keys=[from_prefecture_id])
+    to_prefecture_id = Column(Integer, ForeignKey("prefecture.id"), nullable=False)
+    to_prefecture = relationship(Prefecture, foreign_keys=[to_prefecture_id])
+    reason = Column(Text, nullable=False)  # 异动原因
+    attachment_file_id = Column(Integer, ForeignKey("stored_file.id"))
+    attachment_file = relationship(StoredFile)
+    status = Column(String(4), nullable=False, default=ChangeStatus.PENDING.value, index=True)
+    submitted_at = Column(DateTime, nullable=False, default=utcnow, index=True)
+    reviewer_id = Column(Integer, ForeignKey("ab_user.id"))
+    reviewer = relationship(AppUser)
+    reviewed_at = Column(DateTime)
+    opinion = Column(Text)  # 审核意见
+
+    __table_args__ = (
+        Index("uq_transfer_open", "expert_id", unique=True,
+              sqlite_where=text("status = '待审核'"), postgresql_where=text("status = '待审核'")),
+    )
+
+    def __repr__(self) -> str:
+        return f"{self.from_prefecture or ''} → {self.to_prefecture or ''}"
+
+
+class ProfileChange(Model):
+    """修改记录: one changed field of the profile, before and after (masked where the value
+    is personal data). A change of 专业 waits for review (``待审核``) before it applies."""
+
+    __tablename__ = "profile_change"
+    id = Column(Integer, primary_key=True)
+    expert_id = Column(Integer, ForeignKey("expert.id", ondelete="CASCADE"), nullable=False,
+                       index=True)
+    expert = relationship(Expert, backref="profile_changes")
+    section = Column(String(20), nullable=False)  # the tab: 基本信息, 专业技术, 回避单位 ...
+    field = Column(String(40), nullable=False)  # the label on screen
+    before = Column(Text)
+    after = Column(Text)
+    requested = Column(Text)  # JSON of what a reviewed change will set on approval
+    status = Column(String(4), nullable=False, default=ChangeStatus.APPLIED.value, index=True)
+    changed_at = Column(DateTime, nullable=False, default=utcnow, index=True)
+    changed_by_id = Column(Integer, ForeignKey("ab_user.id"))
+    reviewer_id = Column(Integer, ForeignKey("ab_user.id"))
+    reviewer = relationship(AppUser, foreign_keys=[reviewer_id])
+    reviewed_at = Column(DateTime)
+    opinion = Column(Text)
+
+    def __repr__(self) -> str:
+        return f"{self.field}: {self.before or ''} → {self.after or ''}"
