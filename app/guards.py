@@ -39,6 +39,11 @@ STATIC_ENDPOINTS = {"static", "appbuilder.static", "favicon"}
 SELF_CHECKING = {"study_api.heartbeat"}
 
 
+def local_time(t: dt.datetime | None) -> str:
+    """A stored UTC time as 北京时间 (UTC+8), the way the manual's screens show times."""
+    return (t + dt.timedelta(hours=8)).strftime("%Y-%m-%d %H:%M:%S") if t else ""
+
+
 def csp_nonce() -> str:
     if "csp_nonce" not in g:
         g.csp_nonce = secrets.token_urlsafe(16)
@@ -63,8 +68,7 @@ def register_guards(app: Flask) -> None:
 
     app.jinja_env.filters["progress"] = progress_percent
     # Times are kept in UTC and shown in 北京时间 (UTC+8), as the manual's screens show them.
-    app.jinja_env.filters["local_time"] = lambda t: (
-        (t + dt.timedelta(hours=8)).strftime("%Y-%m-%d %H:%M:%S") if t else "")
+    app.jinja_env.filters["local_time"] = local_time
 
     @app.before_request
     def check_server_session():

@@ -15,6 +15,9 @@ EXPERT_ENDPOINTS = {
     # the expert's own application: no object id in these routes, own_expert() only
     "ApplicationView.start", "ApplicationView.step", "ApplicationView.form_pdf",
     "MyTrainingView.index",
+    # 个人信息变更 and 个人中心: no object id in these routes either, own_expert() / the account
+    "MyChangesView.info_pdf", "MyChangesView.transfer", "MyChangesView.withdraw_transfer",
+    "MyChangesView.modify", "MyChangesView.withdraw_specialty", "AccountView.center",
     # the JWT login API answers anyone (400 without credentials); issue #3 adds its lockout
     "SecurityApi.login", "SecurityApi.refresh",
 }

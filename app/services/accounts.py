@@ -104,3 +104,62 @@ def change_password(user, current_password: str, new_password: str, confirm: str
     user.password = hash_password(new_password)
     user.must_change_password = False
     user.password_changed_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def update_basic_profile(session, user, *, phone: str, email: str, avatar=None) -> dict[str, tuple]:
+    """个人中心 → 基本资料: phone, e-mail, avatar. An expert's phone and e-mail are those of
+    their profile (the phone is also a login, so it must be nobody else's); staff keep
+    theirs on the account. Returns what changed, field → (before, after)."""
+    from sqlalchemy import select
+
+    from app.models import AppUser, Expert
+    from app.services.validators import validate_email, validate_phone
+
+    errors: dict[str, str] = {}
+    expert = session.execute(select(Expert).where(Expert.user_id == user.id)).scalar_one_or_none()
+    try:
+        # staff may leave the phone empty; an expert's is required (it is a login)
+        phone = validate_phone(phone) if expert is not None or (phone or "").strip() else None
+    except ValidationError as exc:
+        errors["phone"] = exc.message
+    else:
+        clash = select(Expert.id).where(Expert.phone == phone)
+        if expert is not None:
+            clash = clash.where(Expert.id != expert.id)
+        taken_by_account = session.execute(select(AppUser.id).where(
+            AppUser.username == phone, AppUser.id != user.id)).first()
+        if phone and (session.execute(clash).first() or taken_by_account):
+            errors["phone"] = "该手机号码已被其他账号使用"
+    try:
+        email = validate_email(email)
+    except ValidationError as exc:
+        errors["email"] = exc.message
+    else:
+        if expert is None and session.execute(select(AppUser.id).where(
+                AppUser.email == email, AppUser.id != user.id)).first():
+            errors["email"] = "该电子邮箱已被其他账号使用"
+    if avatar is not None and avatar.owner_id != user.id:
+        errors["avatar"] = "请重新上传头像"
+    if errors:
+        raise FieldErrors(errors)
+    holder = expert if expert is not None else user
+    changed: dict[str, tuple] = {}
+    for name, value in (("phone", phone), ("email", email)):
+        if getattr(holder, name) != value:
+            changed[name] = (getattr(holder, name), value)
+            setattr(holder, name, value)
+    if avatar is not None and user.avatar_file_id != avatar.id:
+        changed["avatar"] = (user.avatar_file_id, avatar.id)
+        user.avatar_file_id = avatar.id
+    if expert is not None and changed.keys() & {"phone", "email"}:
+        from app.models import ChangeStatus, ProfileChange, utcnow
+        from app.services.profile import shown
+
+        expert.version = (expert.version or 0) + 1
+        labels = {"phone": "本人手机号码", "email": "本人电子邮箱"}
+        for name in changed.keys() & labels.keys():
+            session.add(ProfileChange(
+                expert=expert, section="个人中心", field=labels[name],
+                before=shown(name, changed[name][0]), after=shown(name, changed[name][1]),
+                status=ChangeStatus.APPLIED.value, changed_at=utcnow(), changed_by_id=user.id))
+    return changed

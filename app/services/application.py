@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -280,14 +280,16 @@ def _clean_field(session: Session, f: Field, raw: Any, owner_id: int) -> Any:
     return raw
 
 
-def check_step1(session: Session, expert: Expert, data: dict) -> dict:
-    """Clean values of step 1, or StepErrors with a message for each bad input."""
+def check_step1(session: Session, expert: Expert, data: dict,
+                skip: Collection[str] = ()) -> dict:
+    """Clean values of step 1, or StepErrors with a message for each bad input. Fields and
+    sections named in ``skip`` (or locked for 续聘) are neither checked nor returned."""
     errors: dict[str, str] = {}
     clean: dict[str, Any] = {"basic": {}, "sections": {}}
-    locked = RENEWAL_LOCKED if is_renewal(data) else ()
+    skip = set(skip) | set(RENEWAL_LOCKED if is_renewal(data) else ())
     owner = expert.user_id
     for f in BASIC:
-        if f.name == "name" or f.name in locked:
+        if f.name == "name" or f.name in skip:
             continue
         try:
             clean["basic"][f.name] = _clean_field(session, f, data["basic"].get(f.name), owner)
@@ -300,6 +302,8 @@ def check_step1(session: Session, expert: Expert, data: dict) -> dict:
         if taken:
             errors["b_phone"] = "该手机号码已被其他专家使用"
     for section in SECTIONS:
+        if section.name in skip:
+            continue
         rows = data["sections"].get(section.name, [])
         clean_rows = []
         for i, row in enumerate(rows):
@@ -325,6 +329,8 @@ def apply_step1(session: Session, expert: Expert, clean: dict) -> None:
     for name, value in clean["basic"].items():
         setattr(expert, name, value)
     for section in SECTIONS:
+        if section.name not in clean["sections"]:
+            continue
         rows = clean["sections"][section.name]
         current = getattr(expert, section.name)
         keep = [r for r in current if section.name == "avoidance_units" and r.is_employer]

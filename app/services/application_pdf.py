@@ -41,6 +41,16 @@ def file_data_uri(stored: StoredFile | None) -> str | None:
 def render_application_pdf(expert: Expert, review_url: str) -> bytes:
     html = render_template(
         "application/form_pdf.html", expert=expert, qr=qr_data_uri(review_url),
-        photo=file_data_uri(expert.photo_file), review_url=review_url,
+        photo=file_data_uri(expert.photo_file), review_url=review_url, title="评标专家入库申请表",
+    )
+    return HTML(string=html, url_fetcher=data_only_fetcher()).write_pdf()
+
+
+def render_personal_info_pdf(expert: Expert, generated_at: str) -> bytes:
+    """【下载】个人信息表: the profile as it stands, with 专家编号 and 学习培训情况."""
+    html = render_template(
+        "application/form_pdf.html", expert=expert, qr=None, info=True,
+        photo=file_data_uri(expert.photo_file), title="评标专家个人信息表",
+        generated_at=generated_at,
     )
     return HTML(string=html, url_fetcher=data_only_fetcher()).write_pdf()

@@ -189,3 +189,26 @@ def open_makeup(session: Session, enrollment: Enrollment, now: dt.datetime) -> E
         open_study(makeup, now - dt.timedelta(days=rnd.open_delay_days))
     session.flush()
     return makeup
+
+
+def passed_rounds(session: Session, expert_id: int) -> list[int]:
+    """Rounds in which the expert passed the exam of every course (培训完毕 = 是 on each)."""
+    from app.models import Course
+
+    passed = session.execute(
+        select(Course.round_id, Course.id).join(Enrollment, Enrollment.course_id == Course.id)
+        .where(Enrollment.expert_id == expert_id, Enrollment.completed.is_(True))).all()
+    done: dict[int, set[int]] = {}
+    for round_id, course_id in passed:
+        done.setdefault(round_id, set()).add(course_id)
+    rounds = []
+    for round_id, courses in done.items():
+        total = session.execute(select(Course.id).where(Course.round_id == round_id)).all()
+        if len(courses) >= len(total):
+            rounds.append(round_id)
+    return sorted(rounds)
+
+
+def training_passed(session: Session, expert_id: int) -> bool:
+    """继续教育 and its exam are passed: what 异动申请 and some of 修改 wait for."""
+    return bool(passed_rounds(session, expert_id))

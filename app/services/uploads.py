@@ -61,6 +61,8 @@ KINDS = {
         UploadKind("signed_form", "签字盖章的申请表", DOCUMENT, 10 * MB),
         UploadKind("attachment", "附件", DOCUMENT, 10 * MB),
         UploadKind("lesson", "课程资料", (MP4, PDF), 1024 * MB),
+        UploadKind("avatar", "头像", IMAGE_ONLY, 2 * MB),
+        UploadKind("transfer", "异动申请附件", DOCUMENT, 10 * MB),
     )
 }
 

@@ -1,21 +1,23 @@
-"""Account screens: 修改密码 (forced at first login)."""
+"""【个人中心】: 基本资料 (phone, e-mail, avatar) and 修改密码 (forced at first login)."""
 from __future__ import annotations
 
-from flask import flash, redirect, url_for
+from flask import flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import PasswordField
+from flask_wtf.file import FileField
+from wtforms import PasswordField, StringField
 
 from app.audit_hooks import current_actor
 from app.extensions import db
 from app.models import utcnow
 from app.security import start_session
 from app.services import audit, sessions
-from app.services.accounts import FieldErrors, change_password
+from app.services.accounts import FieldErrors, change_password, update_basic_profile
 from app.services.audit import Action
-from app.views import add_menu_view
+from app.services.uploads import UploadRejected
+from app.views.files import save_upload
 
 
 class ChangePasswordForm(FlaskForm):
@@ -24,18 +26,62 @@ class ChangePasswordForm(FlaskForm):
     confirm_password = PasswordField("确认密码")
 
 
+class BasicProfileForm(FlaskForm):
+    phone = StringField("手机号码")
+    email = StringField("电子邮箱")
+    avatar = FileField("头像")
+
+
 class AccountView(BaseView):
     route_base = "/account"
     class_permission_name = "Account"
     audience = "everyone"
-    default_view = "change_password"
+    default_view = "center"
+
+    def _user(self):
+        return db.session.get(type(current_user._get_current_object()), current_user.id)
+
+    @expose("/", methods=["GET", "POST"])
+    @has_access
+    def center(self):
+        """个人中心 → 基本资料: phone, e-mail and avatar of the signed-in account."""
+        from app.models import Expert
+
+        user = self._user()
+        expert = Expert.query_for_user(user.id)
+        holder = expert if expert is not None else user
+        form = BasicProfileForm()
+        if request.method == "GET":
+            form.phone.data = holder.phone or ""
+            form.email.data = "" if holder.email.endswith("@expert.invalid") else holder.email
+        elif form.validate_on_submit():
+            avatar = None
+            upload = request.files.get("avatar")
+            try:
+                if upload is not None and upload.filename:
+                    avatar = save_upload(upload, "avatar", user.id)
+                    db.session.commit()  # kept even when the form is sent back
+                changed = update_basic_profile(db.session, user, phone=form.phone.data,
+                                               email=form.email.data, avatar=avatar)
+            except UploadRejected as exc:
+                form.avatar.errors = [exc.message]
+            except FieldErrors as exc:
+                db.session.rollback()
+                for name, message in exc.errors.items():
+                    getattr(form, name).errors = [message]
+            else:
+                db.session.commit()
+                flash("基本资料已保存" if changed else "没有需要保存的修改", "success")
+                return redirect(url_for(".center"))
+        return self.render_template("account/center.html", form=form, user=user, expert=expert,
+                                    tab="basic")
 
     @expose("/password", methods=["GET", "POST"])
     @has_access
     def change_password(self):
         form = ChangePasswordForm()
         if form.validate_on_submit():
-            user = db.session.get(type(current_user._get_current_object()), current_user.id)
+            user = self._user()
             try:
                 change_password(
                     user, form.current_password.data, form.new_password.data,
@@ -54,12 +100,13 @@ class AccountView(BaseView):
                 flash("密码修改成功", "success")
                 return redirect(url_for("HomeIndexView.index"))
         return self.render_template(
-            "account/change_password.html", form=form,
+            "account/change_password.html", form=form, tab="password",
             forced=bool(getattr(current_user, "must_change_password", False)),
         )
 
 
 def register(appbuilder) -> None:
-    add_menu_view(appbuilder, AccountView, "修改密码", category="个人中心", icon="fa-key")
+    # reached from the icon at the top right (【个人中心】 and 【退出登录】), as in the manual
+    appbuilder.add_view_no_menu(AccountView)
 
 

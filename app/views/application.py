@@ -3,6 +3,7 @@ app/services/application.py; this module only moves form data in and out."""
 from __future__ import annotations
 
 import io
+from collections.abc import Collection
 
 from flask import abort, current_app, flash, redirect, request, send_file, url_for
 from flask_appbuilder import expose
@@ -45,13 +46,14 @@ def _upload_into(data_slot: dict, key: str, input_name: str, kind: str,
     data_slot[key] = str(stored.id)
 
 
-def read_step1(data: dict, errors: dict[str, str]) -> None:
-    """Everything posted on step 1 into the draft, as typed; uploads stored at once."""
+def read_step1(data: dict, errors: dict[str, str], skip: Collection[str] = ()) -> None:
+    """Everything posted on step 1 (or 【修改】) into ``data``, as typed; uploads stored at
+    once. Locked fields and sections (``skip``) are not read, whatever was posted."""
     form = request.form
-    locked = app_service.RENEWAL_LOCKED if app_service.is_renewal(data) else ()
+    skip = set(skip) | set(app_service.RENEWAL_LOCKED if app_service.is_renewal(data) else ())
     basic = data["basic"]
     for f in BASIC:
-        if f.name in app_service.FIXED or f.name in locked:
+        if f.name in app_service.FIXED or f.name in skip:
             continue
         name = f"b_{f.name}"
         if f.kind == "multi":
@@ -62,6 +64,8 @@ def read_step1(data: dict, errors: dict[str, str]) -> None:
         else:
             basic[f.name] = form.get(name, "")
     for section in SECTIONS:
+        if section.name in skip:
+            continue
         try:
             count = min(int(form.get(f"{section.name}-count", 0)), 50)
         except ValueError:

@@ -1,0 +1,287 @@
+"""个人信息变更 (the manual's step 四): 【下载】 the 个人信息表, 【异动申请】 and 【修改】 for the
+expert; the reviewers' screens for 异动申请 and for changes of 专业. Thin: the rules are in
+app/services/transfer.py, profile.py and change_requests.py."""
+from __future__ import annotations
+
+import io
+
+from flask import abort, flash, g, redirect, request, send_file, url_for
+from flask_appbuilder import expose
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import has_access
+from flask_login import current_user
+from sqlalchemy import select
+
+from app.extensions import db
+from app.guards import local_time
+from app.models import (
+    ChangeStatus,
+    Prefecture,
+    ProfileChange,
+    StoredFile,
+    TransferRequest,
+    utcnow,
+)
+from app.services import profile, transfer
+from app.services.accounts import FieldErrors
+from app.services.application import BASIC, SECTIONS, StepErrors, form_from_record
+from app.services.application_pdf import render_personal_info_pdf
+from app.services.change_requests import allowed_request_actions
+from app.services.expert_status import TransitionError
+from app.services.ownership import actor_kind
+from app.services.uploads import UploadRejected
+from app.views import add_menu_view
+from app.views.application import change_rows, read_step1, reference_options
+from app.views.base import ExpertScreen, StaffModelView, file_link
+from app.views.files import save_upload
+
+
+class MyChangesView(ExpertScreen):
+    """The expert's own 下载 / 异动申请 / 修改: every route works on ``_expert()`` only."""
+
+    route_base = "/my"
+    class_permission_name = "MyChanges"
+    default_view = "modify"
+
+    @expose("/info.pdf")
+    @has_access
+    def info_pdf(self):
+        """【下载】个人信息表."""
+        expert = self._expert()
+        pdf = render_personal_info_pdf(expert, local_time(utcnow()))
+        return send_file(io.BytesIO(pdf), mimetype="application/pdf", as_attachment=True,
+                         download_name=f"评标专家个人信息表-{expert.name}.pdf")
+
+    # ------------------------------------------------------------ 异动申请
+
+    def _transfer_page(self, expert, form=None, errors=None):
+        return self.render_template(
+            "changes/transfer.html", expert=expert, form=form or {}, errors=errors or {},
+            refusal=transfer.refusal(db.session, expert),
+            pending=transfer.open_request(db.session, expert),
+            history=transfer.history(db.session, expert),
+            prefectures=db.session.execute(select(Prefecture).order_by(Prefecture.id)).scalars())
+
+    @expose("/transfer", methods=["GET", "POST"])
+    @has_access
+    def transfer(self):
+        """【异动申请】: new 所在市州, reason, optional attachment → 待审核."""
+        expert = self._expert()
+        if request.method == "GET":
+            return self._transfer_page(expert)
+        form = {"to_prefecture": request.form.get("to_prefecture", ""),
+                "reason": request.form.get("reason", ""),
+                "attachment_id": request.form.get("attachment_id", "")}
+        errors: dict[str, str] = {}
+        attachment = None
+        upload = request.files.get("attachment__upload")
+        try:
+            if upload is not None and upload.filename:
+                attachment = save_upload(upload, "transfer", current_user.id)
+                db.session.commit()  # kept at once: a refused form does not lose the upload
+                form["attachment_id"] = str(attachment.id)
+            elif form["attachment_id"].isdigit():
+                attachment = db.session.get(StoredFile, int(form["attachment_id"]))
+        except UploadRejected as exc:
+            errors["attachment"] = exc.message
+        try:
+            if errors:
+                raise FieldErrors(errors)
+            transfer.submit(db.session, expert, to_prefecture_id=form["to_prefecture"],
+                            reason=form["reason"], attachment=attachment, actor_id=current_user.id)
+        except FieldErrors as exc:
+            db.session.rollback()
+            return self._transfer_page(expert, form, {**errors, **exc.errors}), 400
+        db.session.commit()
+        flash("异动申请已提交，请等待审核", "success")
+        return redirect(url_for(".transfer"))
+
+    @expose("/transfer/withdraw", methods=["POST"])
+    @has_access
+    def withdraw_transfer(self):
+        expert = self._expert()
+        pending = transfer.open_request(db.session, expert)
+        if pending is None:
+            abort(404)
+        try:
+            transfer.review(db.session, pending, "withdraw", actor_kind="expert",
+                            actor_id=current_user.id)
+        except TransitionError as exc:
+            db.session.rollback()
+            flash(exc.message, "danger")
+        else:
+            db.session.commit()
+            flash("异动申请已撤回", "success")
+        return redirect(url_for(".transfer"))
+
+    # ------------------------------------------------------------ 修改
+
+    def _modify_page(self, expert, data, errors=None, status=200):
+        return self.render_template(
+            "changes/modify.html", expert=expert, data=data, errors=errors or {},
+            basic_fields=BASIC, sections=SECTIONS, options=reference_options(),
+            locked_fields=profile.locked_fields(db.session, expert),
+            frozen_sections=profile.frozen_sections(db.session, expert),
+            section_note={"professional": ""}, identity_note=profile.IDENTITY_NOTE,
+            history=profile.history(db.session, expert),
+            pending=profile.pending_specialty_change(db.session, expert),
+        ), status
+
+    @expose("/modify", methods=["GET", "POST"])
+    @has_access
+    def modify(self):
+        """【修改】: everything but 姓名, 性别, 出生年月, 身份证号 and 所在市州."""
+        expert = self._expert()
+        if not profile.can_modify(expert):
+            flash("入库审核通过后方可修改信息；入库前请通过【专家入库申请】填写", "warning")
+            return redirect(url_for("MyProfileView.profile"))
+        data = form_from_record(expert)
+        if request.method == "GET":
+            return self._modify_page(expert, data)
+        errors: dict[str, str] = {}
+        skip = (set(profile.locked_fields(db.session, expert))
+                | set(profile.frozen_sections(db.session, expert)))
+        read_step1(data, errors, skip=skip)
+        db.session.commit()  # uploads are kept even when the form is sent back
+        action = request.form.get("action", "save")
+        if action.startswith(("add:", "remove:")):
+            change_rows(data, action)
+            return self._modify_page(expert, data, errors)
+        try:
+            if errors:
+                raise StepErrors(errors)
+            changes = profile.apply(db.session, expert, profile.check(db.session, expert, data),
+                                    current_user.id)
+        except StepErrors as exc:
+            db.session.rollback()
+            return self._modify_page(expert, data, exc.errors, 400)
+        db.session.commit()
+        if any(c.status == ChangeStatus.PENDING.value for c in changes):
+            flash("已保存；专业类别的变更已提交审核，审核通过后生效", "success")
+        elif changes:
+            flash("修改已保存", "success")
+        else:
+            flash("没有需要保存的修改", "info")
+        return redirect(url_for(".modify"))
+
+    @expose("/modify/withdraw", methods=["POST"])
+    @has_access
+    def withdraw_specialty(self):
+        expert = self._expert()
+        pending = profile.pending_specialty_change(db.session, expert)
+        if pending is None:
+            abort(404)
+        profile.review_specialty(db.session, pending, "withdraw", actor_kind="expert",
+                                 actor_id=current_user.id)
+        db.session.commit()
+        flash("专业类别变更已撤回", "success")
+        return redirect(url_for(".modify"))
+
+
+# ---------------------------------------------------------------- staff
+
+
+def _decide(view, item, service, back: str):
+    """通过 / 驳回 from a staff page, through the request's own service."""
+    action = request.form.get("action", "")
+    try:
+        service(db.session, item, action, actor_kind=actor_kind(current_user),
+                actor_id=current_user.id, opinion=request.form.get("opinion"))
+    except TransitionError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+        return redirect(url_for(back, pk=item.id))
+    db.session.commit()
+    flash("审核完成", "success")
+    return redirect(url_for(back, pk=item.id))
+
+
+def expert_name(item) -> str:
+    return item.expert.name if item.expert else ""
+
+
+def expert_no(item) -> str:
+    return (item.expert.expert_no or "") if item.expert else ""
+
+
+class TransferRequestAdminView(StaffModelView):
+    """异动审核: 待审核 requests first; the detail page carries 通过 / 驳回."""
+
+    datamodel = SQLAInterface(TransferRequest)
+    class_permission_name = "TransferRequest"
+    base_permissions = ["can_list", "can_show", "can_decide"]
+    list_title = show_title = "异动申请"
+    label_columns = {"expert": "专家", "expert_name": "姓名", "expert_no": "专家编号",
+                     "from_prefecture": "原所在市州", "to_prefecture": "异动后所在市州",
+                     "reason": "异动原因", "attachment_file": "附件", "status": "状态",
+                     "submitted_at": "提交时间", "reviewer": "审核人", "reviewed_at": "审核时间",
+                     "opinion": "审核意见"}
+    list_columns = ["expert_name", "expert_no", "from_prefecture", "to_prefecture", "status",
+                    "submitted_at", "reviewed_at"]
+    show_columns = ["expert_name", "expert_no", "from_prefecture", "to_prefecture", "reason",
+                    "attachment_file", "status", "submitted_at", "reviewer", "reviewed_at",
+                    "opinion"]
+    search_columns = ["status", "to_prefecture", "from_prefecture", "submitted_at"]
+    order_columns = ["submitted_at", "reviewed_at"]
+    base_order = ("submitted_at", "desc")
+    formatters_columns = {"attachment_file": file_link}
+    show_template = "changes/request_show.html"
+
+    def _get_show_widget(self, pk, item, **kwargs):
+        widgets = super()._get_show_widget(pk, item, **kwargs)
+        # per request (g), not on the view object that all threads share
+        g.decision = {"url": url_for(".decide", pk=pk),
+                      "actions": allowed_request_actions(item.status, actor_kind(current_user))}
+        return widgets
+
+    @expose("/decide/<int:pk>", methods=["POST"])
+    @has_access
+    def decide(self, pk: int):
+        item = db.session.get(TransferRequest, pk)
+        if item is None:
+            abort(404)
+        return _decide(self, item, transfer.review, ".show")
+
+
+class ProfileChangeAdminView(StaffModelView):
+    """修改记录: every recorded change; a change of 专业 is approved or rejected here."""
+
+    datamodel = SQLAInterface(ProfileChange)
+    class_permission_name = "ProfileChange"
+    base_permissions = ["can_list", "can_show", "can_decide"]
+    list_title = show_title = "修改记录"
+    label_columns = {"expert_name": "姓名", "expert_no": "专家编号", "section": "栏目",
+                     "field": "修改项", "before": "修改前", "after": "修改后", "status": "状态",
+                     "changed_at": "修改时间", "reviewer": "审核人", "reviewed_at": "审核时间",
+                     "opinion": "审核意见"}
+    list_columns = ["expert_name", "expert_no", "section", "field", "before", "after", "status",
+                    "changed_at"]
+    show_columns = ["expert_name", "expert_no", "section", "field", "before", "after", "status",
+                    "changed_at", "reviewer", "reviewed_at", "opinion"]
+    search_columns = ["status", "field", "section", "changed_at"]
+    order_columns = ["changed_at"]
+    base_order = ("changed_at", "desc")
+    show_template = "changes/request_show.html"
+
+    def _get_show_widget(self, pk, item, **kwargs):
+        widgets = super()._get_show_widget(pk, item, **kwargs)
+        actions = (allowed_request_actions(item.status, actor_kind(current_user))
+                   if item.field == profile.SPECIALTY_FIELD else [])
+        g.decision = {"url": url_for(".decide", pk=pk), "actions": actions}
+        return widgets
+
+    @expose("/decide/<int:pk>", methods=["POST"])
+    @has_access
+    def decide(self, pk: int):
+        item = db.session.get(ProfileChange, pk)
+        if item is None:
+            abort(404)
+        return _decide(self, item, profile.review_specialty, ".show")
+
+
+def register(appbuilder) -> None:
+    appbuilder.add_view_no_menu(MyChangesView)
+    add_menu_view(appbuilder, TransferRequestAdminView, "异动审核", category="专家库",
+                  icon="fa-exchange")
+    add_menu_view(appbuilder, ProfileChangeAdminView, "修改记录", category="专家库",
+                  icon="fa-pencil")
