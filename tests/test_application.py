@@ -58,6 +58,20 @@ def step1_data(app, account, **overrides):
     return data
 
 
+def assert_cjk_font_embedded(reader) -> None:
+    """Every font of the PDF is embedded, and one is the CJK font."""
+    fonts = []
+    for p in reader.pages:
+        for font in p["/Resources"]["/Font"].values():
+            font = font.get_object()
+            descendant = font["/DescendantFonts"][0].get_object()
+            descriptor = descendant["/FontDescriptor"].get_object()
+            fonts.append((font["/BaseFont"], any(k in descriptor for k in
+                                                 ("/FontFile", "/FontFile2", "/FontFile3"))))
+    assert fonts and all(embedded for _, embedded in fonts)
+    assert any("CJK" in str(name) for name, _ in fonts)
+
+
 def post(client, number, data):
     return client.post(f"/application/step/{number}", data=data, content_type="multipart/form-data")
 
@@ -233,16 +247,7 @@ def test_application_pdf_text_fonts_and_qr(app, make_expert):
     for words in ("评标专家入库申请表", "买买提·申请", account.id_number, "申请专家编号", "新疆大学",
                   "申请人签字", "所在单位意见（盖章）"):
         assert words in text, words
-    fonts = []
-    for p in reader.pages:
-        for font in p["/Resources"]["/Font"].values():
-            font = font.get_object()
-            descendant = font["/DescendantFonts"][0].get_object()
-            descriptor = descendant["/FontDescriptor"].get_object()
-            fonts.append((font["/BaseFont"], any(k in descriptor for k in
-                                                 ("/FontFile", "/FontFile2", "/FontFile3"))))
-    assert fonts and all(embedded for _, embedded in fonts)
-    assert any("CJK" in str(name) for name, _ in fonts)
+    assert_cjk_font_embedded(reader)
     # the QR code opens this application on the reviewers' screen; the photo is there too
     decoded = []
     images = [img.image for img in page.images]

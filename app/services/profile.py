@@ -106,11 +106,21 @@ def _specialty_text(main: Specialty | None, extra: list[Specialty]) -> str:
 
 # ---------------------------------------------------------------- check and apply
 
+def form_data(expert: Expert) -> dict:
+    """What the 修改 page starts from: the saved record. The wizard's 续聘 lock is not 修改's:
+    after admission, the locks are this module's."""
+    return {**app_service.form_from_record(expert), "admission_type": ""}
+
+
+def skipped(session: Session, expert: Expert) -> set[str]:
+    """Fields and sections that 修改 neither reads nor changes for this expert now."""
+    return set(locked_fields(session, expert)) | set(frozen_sections(session, expert))
+
+
 def check(session: Session, expert: Expert, data: dict) -> dict:
     """Clean values of what may change, or StepErrors for the fields."""
-    skip = set(locked_fields(session, expert)) | set(frozen_sections(session, expert))
-    data = {**data, "admission_type": ""}  # the 续聘 lock is the wizard's, not 修改's
-    return app_service.check_step1(session, expert, data, skip=skip)
+    return app_service.check_step1(session, expert, {**data, "admission_type": ""},
+                                   skip=skipped(session, expert))
 
 
 def apply(session: Session, expert: Expert, clean: dict, actor_id: int) -> list[ProfileChange]:

@@ -24,7 +24,7 @@ from app.models import (
 )
 from app.services import profile, transfer
 from app.services.accounts import FieldErrors
-from app.services.application import BASIC, SECTIONS, StepErrors, form_from_record
+from app.services.application import BASIC, SECTIONS, StepErrors
 from app.services.application_pdf import render_personal_info_pdf
 from app.services.change_requests import allowed_request_actions
 from app.services.expert_status import TransitionError
@@ -135,13 +135,11 @@ class MyChangesView(ExpertScreen):
         if not profile.can_modify(expert):
             flash("入库审核通过后方可修改信息；入库前请通过【专家入库申请】填写", "warning")
             return redirect(url_for("MyProfileView.profile"))
-        data = form_from_record(expert)
+        data = profile.form_data(expert)
         if request.method == "GET":
             return self._modify_page(expert, data)
         errors: dict[str, str] = {}
-        skip = (set(profile.locked_fields(db.session, expert))
-                | set(profile.frozen_sections(db.session, expert)))
-        read_step1(data, errors, skip=skip)
+        read_step1(data, errors, skip=profile.skipped(db.session, expert))
         db.session.commit()  # uploads are kept even when the form is sent back
         action = request.form.get("action", "save")
         if action.startswith(("add:", "remove:")):
@@ -196,14 +194,6 @@ def _decide(view, item, service, back: str):
     return redirect(url_for(back, pk=item.id))
 
 
-def expert_name(item) -> str:
-    return item.expert.name if item.expert else ""
-
-
-def expert_no(item) -> str:
-    return (item.expert.expert_no or "") if item.expert else ""
-
-
 class TransferRequestAdminView(StaffModelView):
     """异动审核: 待审核 requests first; the detail page carries 通过 / 驳回."""
 
@@ -211,20 +201,21 @@ class TransferRequestAdminView(StaffModelView):
     class_permission_name = "TransferRequest"
     base_permissions = ["can_list", "can_show", "can_decide"]
     list_title = show_title = "异动申请"
-    label_columns = {"expert": "专家", "expert_name": "姓名", "expert_no": "专家编号",
+    label_columns = {"expert": "专家", "expert.name": "姓名", "expert.expert_no": "专家编号",
                      "from_prefecture": "原所在市州", "to_prefecture": "异动后所在市州",
                      "reason": "异动原因", "attachment_file": "附件", "status": "状态",
                      "submitted_at": "提交时间", "reviewer": "审核人", "reviewed_at": "审核时间",
                      "opinion": "审核意见"}
-    list_columns = ["expert_name", "expert_no", "from_prefecture", "to_prefecture", "status",
+    list_columns = ["expert.name", "expert.expert_no", "from_prefecture", "to_prefecture", "status",
                     "submitted_at", "reviewed_at"]
-    show_columns = ["expert_name", "expert_no", "from_prefecture", "to_prefecture", "reason",
+    show_columns = ["expert.name", "expert.expert_no", "from_prefecture", "to_prefecture", "reason",
                     "attachment_file", "status", "submitted_at", "reviewer", "reviewed_at",
                     "opinion"]
     search_columns = ["status", "to_prefecture", "from_prefecture", "submitted_at"]
     order_columns = ["submitted_at", "reviewed_at"]
     base_order = ("submitted_at", "desc")
-    formatters_columns = {"attachment_file": file_link}
+    formatters_columns = {"attachment_file": file_link, "submitted_at": local_time,
+                          "reviewed_at": local_time}
     show_template = "changes/request_show.html"
 
     def _get_show_widget(self, pk, item, **kwargs):
@@ -250,17 +241,18 @@ class ProfileChangeAdminView(StaffModelView):
     class_permission_name = "ProfileChange"
     base_permissions = ["can_list", "can_show", "can_decide"]
     list_title = show_title = "修改记录"
-    label_columns = {"expert_name": "姓名", "expert_no": "专家编号", "section": "栏目",
+    label_columns = {"expert.name": "姓名", "expert.expert_no": "专家编号", "section": "栏目",
                      "field": "修改项", "before": "修改前", "after": "修改后", "status": "状态",
                      "changed_at": "修改时间", "reviewer": "审核人", "reviewed_at": "审核时间",
                      "opinion": "审核意见"}
-    list_columns = ["expert_name", "expert_no", "section", "field", "before", "after", "status",
+    list_columns = ["expert.name", "expert.expert_no", "section", "field", "before", "after", "status",
                     "changed_at"]
-    show_columns = ["expert_name", "expert_no", "section", "field", "before", "after", "status",
+    show_columns = ["expert.name", "expert.expert_no", "section", "field", "before", "after", "status",
                     "changed_at", "reviewer", "reviewed_at", "opinion"]
     search_columns = ["status", "field", "section", "changed_at"]
     order_columns = ["changed_at"]
     base_order = ("changed_at", "desc")
+    formatters_columns = {"changed_at": local_time, "reviewed_at": local_time}
     show_template = "changes/request_show.html"
 
     def _get_show_widget(self, pk, item, **kwargs):
