@@ -157,3 +157,9 @@ def page_text(resp) -> str:
 
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Browser tests last: the fast request and unit tests report first, and the browser
+    tests' live server (a thread sharing the session's database) starts after them."""
+    items.sort(key=lambda item: "tests/browser/" in item.nodeid)

@@ -76,10 +76,11 @@ def submit(session: Session, expert: Expert, *, to_prefecture_id: str | int | No
     request = TransferRequest(
         expert_id=expert.id, from_prefecture_id=expert.prefecture_id, to_prefecture=target,
         reason=reason, attachment_file=attachment, status=OPEN, submitted_at=utcnow())
+    session.add(request)
     try:
-        with session.begin_nested():  # two tabs submitting at once: the unique index decides
-            session.add(request)
+        session.flush()  # two tabs submitting at once: the partial unique index decides
     except IntegrityError:
+        session.rollback()
         raise FieldErrors({"__all__": "您有一条异动申请正在审核中，审核完成前不能再次申请"}) from None
     return request
 

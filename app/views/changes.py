@@ -91,7 +91,7 @@ class MyChangesView(ExpertScreen):
                             reason=form["reason"], attachment=attachment, actor_id=current_user.id)
         except FieldErrors as exc:
             db.session.rollback()
-            return self._transfer_page(expert, form, {**errors, **exc.errors}), 400
+            return self._transfer_page(expert, form, {**errors, **exc.errors})
         db.session.commit()
         flash("异动申请已提交，请等待审核", "success")
         return redirect(url_for(".transfer"))
@@ -116,7 +116,7 @@ class MyChangesView(ExpertScreen):
 
     # ------------------------------------------------------------ 修改
 
-    def _modify_page(self, expert, data, errors=None, status=200):
+    def _modify_page(self, expert, data, errors=None):
         return self.render_template(
             "changes/modify.html", expert=expert, data=data, errors=errors or {},
             basic_fields=BASIC, sections=SECTIONS, options=reference_options(),
@@ -125,7 +125,7 @@ class MyChangesView(ExpertScreen):
             section_note={"professional": ""}, identity_note=profile.IDENTITY_NOTE,
             history=profile.history(db.session, expert),
             pending=profile.pending_specialty_change(db.session, expert),
-        ), status
+        )
 
     @expose("/modify", methods=["GET", "POST"])
     @has_access
@@ -152,7 +152,7 @@ class MyChangesView(ExpertScreen):
                                     current_user.id)
         except StepErrors as exc:
             db.session.rollback()
-            return self._modify_page(expert, data, exc.errors, 400)
+            return self._modify_page(expert, data, exc.errors)
         db.session.commit()
         if any(c.status == ChangeStatus.PENDING.value for c in changes):
             flash("已保存；专业类别的变更已提交审核，审核通过后生效", "success")

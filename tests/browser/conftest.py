@@ -26,6 +26,10 @@ def live_server(app):
 
 @pytest.fixture(scope="session")
 def browser():
+    from playwright.sync_api import expect
+
+    # a busy 2-core machine can take seconds to answer: expect() retries up to this long
+    expect.set_options(timeout=15_000)
     if not shutil.which("chromium"):
         pytest.skip("chromium 未安装：root 运行 'apt-get install chromium'（make test 会自动安装）")
     from playwright.sync_api import sync_playwright

@@ -3,6 +3,7 @@ approval, and the expert's 专家编号 with the 【继续教育】 entry."""
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import shot
 from tests.conftest import STAFF_PASSWORD
@@ -47,9 +48,9 @@ def test_wizard_review_return_resubmit_approve(browser, live_server, make_expert
     page.select_option("#b_political_status", label="群众")
     page.fill("#b_email", "写错了")
     page.click("#btn-save")
-    assert "已暂存" in page.inner_text("body")
+    expect(page.locator("body")).to_contain_text("已暂存")
     page.click("#btn-next")
-    assert "电子邮箱格式不正确" in page.inner_text("[data-error-for=b_email]")
+    expect(page.locator("[data-error-for=b_email]")).to_contain_text("电子邮箱格式不正确")
     assert page.input_value("#b_email") == "写错了"
     page.fill("#b_email", "liulanqi@163.com")
     page.fill("#b_backup_phone", "13700002222")
@@ -76,7 +77,7 @@ def test_wizard_review_return_resubmit_approve(browser, live_server, make_expert
     page.click("#btn-next")
     page.wait_for_url("**/application/step/2")
     assert page.is_checked("#admission_type input[value='续聘']")
-    assert "请选择【续聘】" in page.inner_text("#renewal-instruction")
+    expect(page.locator("#renewal-instruction")).to_contain_text("请选择【续聘】")
     shot(page, "11-application-step2")
     page.click("#btn-next")
     page.wait_for_url("**/application/step/3")
@@ -84,14 +85,14 @@ def test_wizard_review_return_resubmit_approve(browser, live_server, make_expert
         page.click("#download-form")
     assert download.value.suggested_filename.endswith(".pdf")
     page.click("#btn-next")
-    assert "请上传签字盖章后的申请表" in page.inner_text("body")
+    expect(page.locator("body")).to_contain_text("请上传签字盖章后的申请表")
     page.set_input_files("#signed_form", f["申请表签字盖章.pdf"])
     shot(page, "12-application-step3")
     page.click("#btn-next")
     page.wait_for_url("**/application/step/4")
     shot(page, "13-application-step4")
     page.click("#btn-submit")
-    assert "已提交审核" in page.inner_text("body")
+    expect(page.locator("body")).to_contain_text("已提交审核")
     assert page.inner_text("#application-status") == "待审核"
 
     # the reviewer returns it with an opinion
@@ -112,7 +113,7 @@ def test_wizard_review_return_resubmit_approve(browser, live_server, make_expert
     page.goto(f"{live_server}/expert/")
     assert page.inner_text("#expert-status") == "已退回"
     page.click(".profile-tabs a:has-text('审核详情')")
-    assert "请上传更清晰的学历证明" in page.inner_text("#tab-review")
+    expect(page.locator("#tab-review")).to_contain_text("请上传更清晰的学历证明")
     shot(page, "15-returned-opinion")
     page.click("#btn-application")
     page.set_input_files("#educations-0-proof_file", f["学历证明.pdf"])
@@ -129,8 +130,7 @@ def test_wizard_review_return_resubmit_approve(browser, live_server, make_expert
     staff.fill("#opinion", "同意入库")
     staff.click("#btn-approve")
     staff.wait_for_url("**/reviewqueueview/list/**")
-    assert "专家编号" in staff.inner_text("body")
-
+    expect(staff.locator("body")).to_contain_text("专家编号")
     page.goto(f"{live_server}/expert/")
     assert page.inner_text("#expert-status") == "已入库"
     assert re.fullmatch(r"XJ\d{10}", page.inner_text("#expert-no").strip())
@@ -150,5 +150,7 @@ def test_wizard_fits_a_phone(phone_page, live_server, make_expert):
     page.click("button:has-text('登录')")
     page.goto(f"{live_server}/application/step/1")
     page.click("#add-educations")
+    page.wait_for_url("**/application/step/1#section-educations")
+    page.wait_for_load_state()
     assert page.evaluate("document.documentElement.scrollWidth") <= 362
     shot(page, "17-application-step1-phone")

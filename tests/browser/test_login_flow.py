@@ -1,5 +1,6 @@
 """The manual's step 1 in a real browser: 专家 → 账号密码登录 → forced password change → home."""
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import shot
 from tests.conftest import STAFF_PASSWORD
@@ -13,20 +14,20 @@ TABS = ["基本信息", "教育经历", "专业技术", "职称及资质", "工�
 def test_expert_first_login_changes_password_then_sees_profile(page, live_server, make_expert):
     account = make_expert("浏览器专家", default_password=True)
     page.goto(f"{live_server}/")
-    assert "评标专家管理系统" in page.inner_text(".login-title")
+    expect(page.locator(".login-title")).to_contain_text("评标专家管理系统")
     page.click("text=专家")
-    assert "账号密码登录" in page.inner_text(".login-method")
+    expect(page.locator(".login-method")).to_contain_text("账号密码登录")
     page.fill("#username", account.username)
     page.fill("#password", "wrong-password")
     page.click("button:has-text('登录')")
-    assert "账号或密码错误" in page.inner_text(".field-error")
+    expect(page.locator(".field-error")).to_contain_text("账号或密码错误")
     assert page.input_value("#username") == account.username
     shot(page, "01-login-error")
 
     page.fill("#password", account.id_number[-8:])
     page.click("button:has-text('登录')")
     page.wait_for_url("**/account/password")
-    assert "请立即修改密码" in page.inner_text("body")
+    expect(page.locator("body")).to_contain_text("请立即修改密码")
     shot(page, "02-forced-password-change")
     page.goto(f"{live_server}/expert/")  # nothing else is reachable yet
     page.wait_for_url("**/account/password")
@@ -35,7 +36,7 @@ def test_expert_first_login_changes_password_then_sees_profile(page, live_server
     page.fill("#new_password", "abc")
     page.fill("#confirm_password", "abc")
     page.click("#change-password-submit")
-    assert "至少8位" in page.inner_text("body")
+    expect(page.locator("body")).to_contain_text("至少8位")
     page.fill("#current_password", account.id_number[-8:])
     page.fill("#new_password", "Tianshan2025")
     page.fill("#confirm_password", "Tianshan2025")
@@ -47,7 +48,7 @@ def test_expert_first_login_changes_password_then_sees_profile(page, live_server
         assert page.locator(f".profile-tabs a:has-text('{tab}')").count() == 1
     page.click(".profile-tabs a:has-text('回避单位')")
     assert page.locator("#tab-avoidance").is_visible()
-    assert "新疆测试建设公司" in page.inner_text("#tab-avoidance")
+    expect(page.locator("#tab-avoidance")).to_contain_text("新疆测试建设公司")
     shot(page, "03-expert-home")
 
     page.click("#user-menu")
@@ -63,7 +64,7 @@ def test_expert_logs_in_with_phone_on_a_phone(phone_page, live_server, make_expe
     page.fill("#password", account.password)
     page.click("button:has-text('登录')")
     page.wait_for_url("**/expert/")
-    assert "手机登录" in page.inner_text("body")
+    expect(page.locator("body")).to_contain_text("手机登录")
     # the page fits a 360 px screen: no sideways scrolling of the page itself
     assert page.evaluate("document.documentElement.scrollWidth") <= 362
     shot(page, "04-expert-home-phone")

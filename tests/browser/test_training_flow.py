@@ -6,6 +6,7 @@ import re
 
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 
 from app.models import ExpertStatus, utcnow
 from tests.browser.conftest import shot
@@ -90,7 +91,7 @@ def test_pay_study_exam_pass(page, live_server, app, round_for, browser):
     headers = [h.strip() for h in page.locator("#training-table th").all_inner_texts()]
     assert headers == ["序号", "课程名称", "学习开始时间", "学习结束时间", "学习进度", "批阅状态",
                        "是否补学", "培训完毕", "批阅时间", "操作"]
-    assert "共 1 条" in page.inner_text("#pager")
+    expect(page.locator("#pager")).to_contain_text("共 1 条")
     shot(page, "20-my-training")
     page.click(".pay-link")
     assert page.inner_text("#pay-expert-no") == account.expert_no
@@ -113,13 +114,13 @@ def test_pay_study_exam_pass(page, live_server, app, round_for, browser):
         fh.write(statement([(account.expert_no, "300.00", f"BANK-{order_no}", "")]))
     staff.set_input_files("#s-file", path)
     staff.click("#btn-reconcile")
-    assert f"已匹配：订单 {order_no}" in staff.inner_text("#reconcile-result")
+    expect(staff.locator("#reconcile-result")).to_contain_text(f"已匹配：订单 {order_no}")
     shot(staff, "22-reconcile")
     staff_ctx.close()
 
     page.goto(f"{live_server}/training/")
     page.click(".study-link")
-    assert "天后即可进入培训，开放时间" in page.inner_text("body")
+    expect(page.locator("body")).to_contain_text("天后即可进入培训，开放时间")
     _two_days_later(app, account.expert_id)
     page.goto(f"{live_server}/training/")
     page.click(".study-link")
