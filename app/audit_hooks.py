@@ -8,7 +8,14 @@ from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from app.models import AppUser, Expert, ReviewRecord
+from app.models import (
+    AppUser,
+    ChangeStatus,
+    Expert,
+    ProfileChange,
+    ReviewRecord,
+    TransferRequest,
+)
 from app.services import audit
 from app.services.audit import Action, Actor
 
@@ -50,6 +57,16 @@ def _before_flush(session: Session, flush_context, instances) -> None:
                 entry = (Action.CREATE, "专家", obj.application_no or obj.name, None, after)
             elif after:
                 entry = (Action.UPDATE, "专家", obj.id, before, after)
+        elif isinstance(obj, TransferRequest | ProfileChange):
+            # 异动申请 and reviewed changes: filed, then decided (通过 / 驳回 / 撤回)
+            kind = "异动申请" if isinstance(obj, TransferRequest) else "修改记录"
+            if obj in session.new and obj.status == ChangeStatus.PENDING.value:
+                entry = (Action.CREATE, kind, obj.expert_id or (obj.expert and obj.expert.id),
+                         None, {"status": obj.status})
+            elif obj not in session.new:
+                before, after = audit.column_changes(obj, frozenset({"reviewed_at"}))
+                if "status" in after:
+                    entry = (Action.REVIEW, kind, obj.id, before, after)
         elif isinstance(obj, ReviewRecord) and obj in session.new:
             entry = (Action.REVIEW, "专家", obj.expert_id or (obj.expert and obj.expert.id),
                      {"status": obj.from_status},

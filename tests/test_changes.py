@@ -200,6 +200,15 @@ def test_transfer_request_review_and_history(app, admitted):
     history = page_text(client.get("/my/transfer"))
     assert "已驳回" in history and "已通过" in history and "请补充调动证明原件" in history
     assert ("所在市州", "已通过", "乌鲁木齐市", "喀什地区") in changes_of(app, admitted.expert_id)
+    with app.app_context():  # filed and decided requests are in the audit trail
+        from app.models import AuditEvent
+
+        events = _db().session.query(AuditEvent).filter_by(object_type="异动申请").all()
+        actions = [(e.action, e.after) for e in events]
+        _db().session.remove()
+    assert sum(a == "新增" for a, _ in actions) >= 2
+    assert any(a == "审核" and "已驳回" in (after or "") for a, after in actions)
+    assert any(a == "审核" and "已通过" in (after or "") for a, after in actions)
 
 
 def test_transfer_withdraw_and_one_open_request_in_the_database(app, admitted):
