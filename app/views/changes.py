@@ -4,6 +4,7 @@ app/services/transfer.py, profile.py and change_requests.py."""
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from flask import abort, flash, g, redirect, request, send_file, url_for
 from flask_appbuilder import expose
@@ -96,23 +97,25 @@ class MyChangesView(ExpertScreen):
         flash("异动申请已提交，请等待审核", "success")
         return redirect(url_for(".transfer"))
 
-    @expose("/transfer/withdraw", methods=["POST"])
-    @has_access
-    def withdraw_transfer(self):
-        expert = self._expert()
-        pending = transfer.open_request(db.session, expert)
+    def _withdraw(self, pending, service, done: str, back: str):
+        """撤回 the expert's own waiting request through its service."""
         if pending is None:
             abort(404)
         try:
-            transfer.review(db.session, pending, "withdraw", actor_kind="expert",
-                            actor_id=current_user.id)
+            service(db.session, pending, "withdraw", actor_kind="expert", actor_id=current_user.id)
         except TransitionError as exc:
             db.session.rollback()
             flash(exc.message, "danger")
         else:
             db.session.commit()
-            flash("异动申请已撤回", "success")
-        return redirect(url_for(".transfer"))
+            flash(done, "success")
+        return redirect(url_for(back))
+
+    @expose("/transfer/withdraw", methods=["POST"])
+    @has_access
+    def withdraw_transfer(self):
+        return self._withdraw(transfer.open_request(db.session, self._expert()), transfer.review,
+                              "异动申请已撤回", ".transfer")
 
     # ------------------------------------------------------------ 修改
 
@@ -165,36 +168,52 @@ class MyChangesView(ExpertScreen):
     @expose("/modify/withdraw", methods=["POST"])
     @has_access
     def withdraw_specialty(self):
-        expert = self._expert()
-        pending = profile.pending_specialty_change(db.session, expert)
-        if pending is None:
-            abort(404)
-        profile.review_specialty(db.session, pending, "withdraw", actor_kind="expert",
-                                 actor_id=current_user.id)
-        db.session.commit()
-        flash("专业类别变更已撤回", "success")
-        return redirect(url_for(".modify"))
+        return self._withdraw(profile.pending_specialty_change(db.session, self._expert()),
+                              profile.review_specialty, "专业类别变更已撤回", ".modify")
 
 
 # ---------------------------------------------------------------- staff
 
 
-def _decide(view, item, service, back: str):
-    """通过 / 驳回 from a staff page, through the request's own service."""
-    action = request.form.get("action", "")
-    try:
-        service(db.session, item, action, actor_kind=actor_kind(current_user),
-                actor_id=current_user.id, opinion=request.form.get("opinion"))
-    except TransitionError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-        return redirect(url_for(back, pk=item.id))
-    db.session.commit()
-    flash("审核完成", "success")
-    return redirect(url_for(back, pk=item.id))
+class DecisionMixin:
+    """A staff detail page that carries 通过 / 驳回 for a waiting request, and the POST that
+    decides it through the request's own service."""
+
+    decision_model: type
+    decision_service: Any
+
+    def decidable(self, item) -> bool:
+        return True
+
+    def _get_show_widget(self, pk, item, **kwargs):
+        widgets = super()._get_show_widget(pk, item, **kwargs)
+        actions = (allowed_request_actions(item.status, actor_kind(current_user))
+                   if self.decidable(item) else [])
+        # per request (g), not on the view object that all threads share
+        g.decision = {"url": url_for(".decide", pk=pk), "actions": actions}
+        return widgets
+
+    @expose("/decide/<int:pk>", methods=["POST"])
+    @has_access
+    def decide(self, pk: int):
+        item = db.session.get(self.decision_model, pk)
+        if item is None:
+            abort(404)
+        try:
+            type(self).decision_service(
+                db.session, item, request.form.get("action", ""),
+                actor_kind=actor_kind(current_user), actor_id=current_user.id,
+                opinion=request.form.get("opinion"))
+        except TransitionError as exc:
+            db.session.rollback()
+            flash(exc.message, "danger")
+        else:
+            db.session.commit()
+            flash("审核完成", "success")
+        return redirect(url_for(".show", pk=item.id))
 
 
-class TransferRequestAdminView(StaffModelView):
+class TransferRequestAdminView(DecisionMixin, StaffModelView):
     """异动审核: 待审核 requests first; the detail page carries 通过 / 驳回."""
 
     datamodel = SQLAInterface(TransferRequest)
@@ -218,23 +237,11 @@ class TransferRequestAdminView(StaffModelView):
                           "reviewed_at": local_time}
     show_template = "changes/request_show.html"
 
-    def _get_show_widget(self, pk, item, **kwargs):
-        widgets = super()._get_show_widget(pk, item, **kwargs)
-        # per request (g), not on the view object that all threads share
-        g.decision = {"url": url_for(".decide", pk=pk),
-                      "actions": allowed_request_actions(item.status, actor_kind(current_user))}
-        return widgets
-
-    @expose("/decide/<int:pk>", methods=["POST"])
-    @has_access
-    def decide(self, pk: int):
-        item = db.session.get(TransferRequest, pk)
-        if item is None:
-            abort(404)
-        return _decide(self, item, transfer.review, ".show")
+    decision_model = TransferRequest
+    decision_service = transfer.review
 
 
-class ProfileChangeAdminView(StaffModelView):
+class ProfileChangeAdminView(DecisionMixin, StaffModelView):
     """修改记录: every recorded change; a change of 专业 is approved or rejected here."""
 
     datamodel = SQLAInterface(ProfileChange)
@@ -255,20 +262,11 @@ class ProfileChangeAdminView(StaffModelView):
     formatters_columns = {"changed_at": local_time, "reviewed_at": local_time}
     show_template = "changes/request_show.html"
 
-    def _get_show_widget(self, pk, item, **kwargs):
-        widgets = super()._get_show_widget(pk, item, **kwargs)
-        actions = (allowed_request_actions(item.status, actor_kind(current_user))
-                   if item.field == profile.SPECIALTY_FIELD else [])
-        g.decision = {"url": url_for(".decide", pk=pk), "actions": actions}
-        return widgets
+    decision_model = ProfileChange
+    decision_service = profile.review_specialty
 
-    @expose("/decide/<int:pk>", methods=["POST"])
-    @has_access
-    def decide(self, pk: int):
-        item = db.session.get(ProfileChange, pk)
-        if item is None:
-            abort(404)
-        return _decide(self, item, profile.review_specialty, ".show")
+    def decidable(self, item) -> bool:
+        return item.field == profile.SPECIALTY_FIELD  # only a change of 专业 waits for review
 
 
 def register(appbuilder) -> None:
