@@ -16,12 +16,22 @@ def add_menu_view(appbuilder: Any, view: Any, name: str, category: str | None = 
 
 
 def register_views(appbuilder: Any) -> None:
-    from app.views import account, application, audit, files, registry, review, training
+    from app.views import (
+        account,
+        application,
+        audit,
+        certificate,
+        files,
+        registry,
+        review,
+        training,
+    )
 
     registry.register(appbuilder)
     application.register(appbuilder)
     review.register(appbuilder)
     training.register(appbuilder)
+    certificate.register(appbuilder)
     files.register(appbuilder)
     audit.register(appbuilder)
     account.register(appbuilder)
