@@ -26,6 +26,29 @@ def certificate_settings(cfg, base_url: str | None = None):
                           base_url=base)
 
 
+def _demo_certificate() -> None:
+    """The demo expert who passed 2025年第一批 gets the certificate 【专家证书】 shows."""
+    import datetime as dt
+
+    from app.models import TrainingRound, utcnow
+    from app.services import certificate
+    from app.services.audit import Actor
+    from app.services.demo import DEMO_ROUND, create_demo_training
+
+    now = utcnow()
+    expert = create_demo_training(db.session, now)
+    if expert is None:
+        return
+    rnd = db.session.query(TrainingRound).filter_by(name=DEMO_ROUND).one()
+    cfg = current_app.config
+    cert, _ = certificate.issue(
+        db.session, expert, rnd, settings=certificate_settings(cfg), upload_dir=cfg["UPLOAD_FOLDER"],
+        actor=Actor(None, "系统（命令行）"), today=(now + dt.timedelta(hours=8)).date(), now=now,
+        minutes_per_hour=cfg["CERTIFICATE_MINUTES_PER_HOUR"])
+    db.session.commit()
+    click.echo(f"演示证书：{expert.name} {cert.number}")
+
+
 def register_cli(app: Flask) -> None:
     @app.cli.command("init")
     @with_appcontext
@@ -90,6 +113,7 @@ def register_cli(app: Flask) -> None:
         accounts = create_demo_accounts(db.session, sm)
         with tqdm(total=count, desc="生成专家", unit="人") as bar:
             create_demo_experts(db.session, count, seed=seed, progress=bar.update)
+        _demo_certificate()
         _print_accounts(accounts)
 
     @app.cli.command("certificate-batch")

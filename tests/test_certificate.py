@@ -62,8 +62,9 @@ def passed(app, make_expert):
 
 
 def _settings(base="http://cert.test"):
-    from app.cli import certificate_settings
     from flask import current_app
+
+    from app.cli import certificate_settings
 
     return certificate_settings(current_app.config, base)
 
@@ -129,9 +130,9 @@ def test_numbers_are_random_and_well_formed():
 
 
 def test_pdf_text_fonts_png_size_and_qr(app, passed):
+    from PIL import Image
     from pypdf import PdfReader
     from pyzbar.pyzbar import decode
-    from PIL import Image
 
     account = passed("买买提·艾力")
     cert = _issue(app, account)
