@@ -108,7 +108,7 @@ def main() -> None:
             birth = dt.date(1960 + i % 30, 1 + i % 12, 1 + i % 28)
             rows.append({"name": f"专家{i:05d}", "status": ExpertStatus.ADMITTED.value,
                          "id_number": make_id_number(f"65{i // 1000 % 100:02d}01", birth, i % 1000),
-                         "expert_no": f"XJ2025{i:06d}", "application_no": f"SQ{i:08d}",
+                         "expert_no": f"XJ2025{i:06d}", "application_no": f"BENCH{i:08d}",
                          "version": 1, "created_on": now, "changed_on": now})
         s.execute(insert(Expert), rows)
         ids = s.execute(select(Expert.id).order_by(Expert.id)).scalars().all()
