@@ -176,11 +176,27 @@ def main() -> None:
         rnd = s.get(TrainingRound, round_id)
         batch, _ = certs.start_batch(s, rnd, actor=SYSTEM, now=utcnow())
         s.commit()
+        import resource
+
+        def cpu() -> float:
+            own = resource.getrusage(resource.RUSAGE_SELF)
+            kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # the pool's workers, reaped
+            return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+        cpu0 = cpu()
+        load0 = os.getloadavg()[0]
         t = time.perf_counter()
         outcome = certs.run_batch(s, batch.id, settings=settings,
                                   upload_dir=app.config["UPLOAD_FOLDER"], today=dt.date(2025, 6, 3),
                                   processes=args.processes)
         elapsed = time.perf_counter() - t
+        batch_cpu = cpu() - cpu0
+        result["batch_cpu_s"] = round(batch_cpu, 1)
+        result["batch_cpu_per_certificate_ms"] = round(batch_cpu * 1000 / max(1, outcome.issued), 1)
+        # what 2 otherwise idle cores would take for 10,000 (PostgreSQL's own CPU not counted)
+        result["projected_10000_on_2_idle_cores_s"] = round(batch_cpu / max(1, outcome.issued)
+                                                            * 10_000 / 2, 1)
+        result["load_average_before_after"] = [round(load0, 1), round(os.getloadavg()[0], 1)]
         valid = s.execute(select(Certificate.expert_id).where(
             Certificate.round_id == round_id, Certificate.status == "有效")).scalars().all()
         result["batch_issued"] = outcome.issued
