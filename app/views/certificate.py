@@ -95,9 +95,7 @@ class MyCertificateView(ExpertScreen):
         rows = db.session.execute(select(Certificate).where(Certificate.expert_id == expert.id)
                                   .order_by(Certificate.issued_on.desc(), Certificate.id.desc())
                                   ).scalars().all()
-        return self.render_template("certificate/my_certificates.html", expert=expert, rows=rows,
-                                    verify=lambda c: certs.verify_url(render_settings().base_url,
-                                                                      c.number))
+        return self.render_template("certificate/my_certificates.html", expert=expert, rows=rows)
 
     def _kept(self, cert_id: int, which: str) -> certs.KeptFile:
         kept = certs.own_file(db.session, cert_id, current_user.id, which)
