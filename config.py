@@ -118,3 +118,15 @@ PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL")
 PRODUCTION = _env_bool("PRODUCTION", False)
 PAYMENT_PROVIDER = os.environ.get("PAYMENT_PROVIDER", "local")
 PAYMENT_LOCAL_SECRET = os.environ.get("PAYMENT_LOCAL_SECRET", "local-dev-secret")
+
+# 专家证书 (继续教育合格证书): the issuer printed on it and its seal (JPEG, PNG or SVG; the
+# default is drawn by scripts/make_certificate_assets.py); minutes of required study per 学时.
+CERTIFICATE_ISSUER = os.environ.get("CERTIFICATE_ISSUER", "新疆维吾尔自治区住房和城乡建设厅")
+CERTIFICATE_SEAL_IMAGE = os.environ.get("CERTIFICATE_SEAL_IMAGE",
+                                        str(BASE_DIR / "data" / "certificate" / "seal.jpg"))
+CERTIFICATE_MINUTES_PER_HOUR = int(os.environ.get("CERTIFICATE_MINUTES_PER_HOUR", 45))
+# 整批发放 runs in a detached `flask certificate-batch` process (several gunicorn workers, any
+# of them answers the progress page); INLINE runs it inside the request (tests). PROCESSES
+# render in parallel (default: one per core).
+CERTIFICATE_BATCH_INLINE = _env_bool("CERTIFICATE_BATCH_INLINE", False)
+CERTIFICATE_BATCH_PROCESSES = int(os.environ.get("CERTIFICATE_BATCH_PROCESSES", os.cpu_count() or 1))

@@ -17,6 +17,38 @@ def _print_accounts(accounts: list[dict[str, str]]) -> None:
         click.echo(f"  {a['role']:<12} 账号：{a['login']:<28} 密码：{a['password']}  {a['note']}")
 
 
+def certificate_settings(cfg, base_url: str | None = None):
+    """The certificate's issuer, seal and verification address from the configuration."""
+    from app.services.certificate import RenderSettings
+
+    base = base_url or cfg.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8080"
+    return RenderSettings(issuer=cfg["CERTIFICATE_ISSUER"], seal_image=cfg["CERTIFICATE_SEAL_IMAGE"],
+                          base_url=base)
+
+
+def _demo_certificate() -> None:
+    """The demo expert who passed 2025年第一批 gets the certificate 【专家证书】 shows."""
+    import datetime as dt
+
+    from app.models import TrainingRound, utcnow
+    from app.services import certificate
+    from app.services.audit import Actor
+    from app.services.demo import DEMO_ROUND, create_demo_training
+
+    now = utcnow()
+    expert = create_demo_training(db.session, now)
+    if expert is None:
+        return
+    rnd = db.session.query(TrainingRound).filter_by(name=DEMO_ROUND).one()
+    cfg = current_app.config
+    cert, _ = certificate.issue(
+        db.session, expert, rnd, settings=certificate_settings(cfg), upload_dir=cfg["UPLOAD_FOLDER"],
+        actor=Actor(None, "系统（命令行）"), today=(now + dt.timedelta(hours=8)).date(), now=now,
+        minutes_per_hour=cfg["CERTIFICATE_MINUTES_PER_HOUR"])
+    db.session.commit()
+    click.echo(f"演示证书：{expert.name} {cert.number}")
+
+
 def register_cli(app: Flask) -> None:
     @app.cli.command("init")
     @with_appcontext
@@ -81,7 +113,45 @@ def register_cli(app: Flask) -> None:
         accounts = create_demo_accounts(db.session, sm)
         with tqdm(total=count, desc="生成专家", unit="人") as bar:
             create_demo_experts(db.session, count, seed=seed, progress=bar.update)
+        _demo_certificate()
         _print_accounts(accounts)
+
+    @app.cli.command("certificate-batch")
+    @click.argument("batch_id", type=int, required=False)
+    @click.option("--round", "round_name", help="培训批次名称：为该批次新建一个发放批次并运行")
+    @click.option("--base-url", default=None, help="证书二维码中验证页的地址（默认 PUBLIC_BASE_URL）")
+    @click.option("--processes", type=int, default=None, help="并行渲染的进程数（默认每核一个）")
+    @with_appcontext
+    def certificate_batch_command(batch_id, round_name, base_url, processes):
+        """Run a 整批发放 batch (started from the staff page, or --round NAME)."""
+        import datetime as dt
+
+        from sqlalchemy import select
+
+        from app.models import TrainingRound, utcnow
+        from app.services import certificate
+        from app.services.audit import Actor
+
+        cfg = current_app.config
+        if round_name:
+            rnd = db.session.execute(select(TrainingRound).where(
+                TrainingRound.name == round_name)).scalar_one_or_none()
+            if rnd is None:
+                raise click.ClickException(f"培训批次不存在：{round_name}")
+            batch, _ = certificate.start_batch(db.session, rnd, actor=Actor(None, "系统（命令行）"),
+                                               now=utcnow())
+            db.session.commit()
+            batch_id = batch.id
+        if batch_id is None:
+            raise click.ClickException("请给出发放批次号或 --round 培训批次名称")
+        settings = certificate_settings(cfg, base_url)
+        result = certificate.run_batch(
+            db.session, batch_id, settings=settings, upload_dir=cfg["UPLOAD_FOLDER"],
+            today=(utcnow() + dt.timedelta(hours=8)).date(),
+            processes=processes or cfg["CERTIFICATE_BATCH_PROCESSES"],
+            minutes_per_hour=cfg["CERTIFICATE_MINUTES_PER_HOUR"])
+        click.echo(f"发放批次 {batch_id}：新发 {result.issued} 张，已有跳过 {result.skipped}，"
+                   f"失败 {result.failed}")
 
     @app.cli.command("import-experts")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))

@@ -18,6 +18,7 @@ EXPERT_ENDPOINTS = {
     # 个人信息变更 and 个人中心: no object id in these routes either, own_expert() / the account
     "MyChangesView.info_pdf", "MyChangesView.transfer", "MyChangesView.withdraw_transfer",
     "MyChangesView.modify", "MyChangesView.withdraw_specialty", "AccountView.center",
+    "MyCertificateView.index",
     # the JWT login API answers anyone (400 without credentials); issue #3 adds its lockout
     "SecurityApi.login", "SecurityApi.refresh",
 }
@@ -29,7 +30,16 @@ def _victim_objects(app, victim):
     import datetime as dt
 
     from app.extensions import db
-    from app.models import Attachment, Course, Education, Enrollment, Expert, TrainingRound, utcnow
+    from app.models import (
+        Attachment,
+        Certificate,
+        Course,
+        Education,
+        Enrollment,
+        Expert,
+        TrainingRound,
+        utcnow,
+    )
     from app.services import uploads
     from tests.test_uploads import pdf
 
@@ -47,9 +57,15 @@ def _victim_objects(app, victim):
                             fee_fen=100)
         enrollment = Enrollment(expert=expert, course=Course(round=rnd, name="课程"))
         db.session.add(enrollment)
+        certificate = Certificate(number=f"JX2099-VICT-{expert.id:04d}", expert=expert, round=rnd,
+                                  holder_name=expert.name, expert_no="XJ2099000001",
+                                  id_number_masked="650***********0000", round_name=rnd.name,
+                                  issued_on=dt.date(2025, 1, 1), pdf_file=stored, png_file=stored)
+        db.session.add(certificate)
         db.session.commit()
         ids = {"expert": expert.id, "file": stored.id, "education": education.id,
-               "attachment": attachment.id, "enrollment": enrollment.id}
+               "attachment": attachment.id, "enrollment": enrollment.id,
+               "certificate": certificate.id}
         db.session.remove()
     return ids
 

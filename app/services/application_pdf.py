@@ -4,29 +4,13 @@ the signature and the unit's stamp."""
 from __future__ import annotations
 
 import base64
-import io
 
-import qrcode
 from flask import current_app, render_template
 from weasyprint import HTML
-from weasyprint.urls import URLFetcher
 
 from app.models import Expert, StoredFile
+from app.services.pdf import data_only_fetcher, qr_data_uri  # noqa: F401 (shared, re-exported)
 from app.services.uploads import stored_path
-
-
-def data_only_fetcher() -> URLFetcher:
-    """Everything is embedded as data: URIs; file://, http:// and the rest are refused."""
-    return URLFetcher(allowed_protocols={"data"}, timeout=2)
-
-
-def qr_data_uri(text: str) -> str:
-    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=6, border=2)
-    qr.add_data(text)
-    qr.make(fit=True)
-    out = io.BytesIO()
-    qr.make_image(fill_color="black", back_color="white").save(out, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
 
 
 def file_data_uri(stored: StoredFile | None) -> str | None:

@@ -34,6 +34,10 @@ class Action:
     FILE_UPLOAD = "上传文件"
     FILE_REJECTED = "拒绝上传"
     FILE_DOWNLOAD = "下载文件"
+    CERTIFICATE_ISSUE = "发放证书"
+    CERTIFICATE_REVOKE = "撤销证书"
+    CERTIFICATE_REISSUE = "补发证书"
+    CERTIFICATE_BATCH = "整批发放证书"
 
 
 @dataclass(frozen=True)

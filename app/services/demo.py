@@ -189,3 +189,48 @@ def create_demo_experts(session: Session, count: int, seed: int = 1,
             progress(1)
     session.commit()
     return count
+
+
+DEMO_ROUND = "2025年第一批"
+
+
+def create_demo_training(session: Session, now: dt.datetime) -> Expert | None:
+    """A finished training round (inactive: it enrols nobody new) with two courses, and
+    买买提·艾力 (已入库) having paid for and passed both, so 【专家证书】 has a certificate to
+    show. Safe to run again."""
+    from app.models import Course, Enrollment, PaymentOrder, TrainingRound
+
+    expert = session.execute(select(Expert).where(
+        Expert.id_number == "652101198203104514")).scalar_one_or_none()
+    if expert is None or not expert.expert_no:
+        return None
+    rnd = session.execute(select(TrainingRound).where(
+        TrainingRound.name == DEMO_ROUND)).scalar_one_or_none()
+    if rnd is None:
+        rnd = TrainingRound(name=DEMO_ROUND, admission_batches="2024年第一批,2024年第二批",
+                            enroll_start=now - dt.timedelta(days=60),
+                            enroll_end=now - dt.timedelta(days=30), study_days=60, fee_fen=30000,
+                            makeup_fee_fen=10000, pass_mark=60, attempts_allowed=2, active=False)
+        rnd.courses = [Course(name="招标投标法律法规", required_minutes=180, sort=1),
+                       Course(name="评标专家职业道德与评标纪律", required_minutes=90, sort=2)]
+        session.add(rnd)
+        session.flush()
+    paid_at = now - dt.timedelta(days=40)
+    for i, course in enumerate(sorted(rnd.courses, key=lambda c: c.sort)):
+        exists = session.execute(select(Enrollment).where(
+            Enrollment.expert_id == expert.id, Enrollment.course_id == course.id)).scalars().first()
+        if exists is not None:
+            continue
+        enrollment = Enrollment(expert=expert, course=course, attempt_no=1, paid_at=paid_at,
+                                study_start=paid_at + dt.timedelta(days=2),
+                                study_end=paid_at + dt.timedelta(days=62),
+                                credited_seconds=course.required_minutes * 60,
+                                review_status="合格", completed=True,
+                                graded_at=now - dt.timedelta(days=5), created_at=paid_at)
+        session.add(enrollment)
+        session.add(PaymentOrder(order_no=f"PXDEMO{expert.id:06d}{i}", enrollment=enrollment,
+                                 expert_no=expert.expert_no, amount_fen=rnd.fee_fen, kind="培训费",
+                                 status="已支付", created_at=paid_at, paid_at=paid_at,
+                                 provider="manual", provider_ref=f"DEMO-{expert.id}-{i}"))
+    session.commit()
+    return expert

@@ -23,3 +23,12 @@ def mask_phone(value: str | None) -> str:
 def mask_bank_account(value: str | None) -> str:
     """622202******1234."""
     return _mask((value or "").replace(" ", ""), 6, 4)
+
+
+def mask_name(value: str | None) -> str:
+    """张* / 张*国 / 买***力: the first and (from three characters) the last kept."""
+    if not value:
+        return ""
+    if len(value) <= 2:
+        return value[0] + "*" * (len(value) - 1)
+    return value[0] + "*" * (len(value) - 2) + value[-1]

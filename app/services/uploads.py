@@ -63,6 +63,8 @@ KINDS = {
         UploadKind("lesson", "课程资料", (MP4, PDF), 1024 * MB),
         UploadKind("avatar", "头像", IMAGE_ONLY, 2 * MB),
         UploadKind("transfer", "异动申请附件", DOCUMENT, 10 * MB),
+        # made by the app itself (keep_generated), never uploaded
+        UploadKind("certificate", "专家证书", (PDF, PNG), 10 * MB),
     )
 }
 
@@ -160,6 +162,26 @@ def stored_path(upload_dir: str | Path, stored_name: str) -> Path:
     return Path(upload_dir) / stored_name[:2] / stored_name
 
 
+def write_file(upload_dir: str | Path, data: bytes, content_type: str) -> tuple[str, int, str]:
+    """Writes ``data`` under a random name; (stored name, size, sha256). Needs no database,
+    so a worker process of a batch can call it."""
+    stored_name = secrets.token_hex(16) + EXTENSIONS[content_type][0]
+    path = stored_path(upload_dir, stored_name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)  # never a half-written file under its real name
+    return stored_name, len(data), hashlib.sha256(data).hexdigest()
+
+
+def file_row(*, owner_id: int | None, kind_name: str, name: str, content_type: str,
+             written: tuple[str, int, str]) -> StoredFile:
+    stored_name, size, sha = written
+    return StoredFile(owner_id=owner_id, kind=kind_name, original_name=name,
+                      stored_name=stored_name, size=size, sha256=sha, content_type=content_type,
+                      created_on=utcnow())
+
+
 def store(session: Session, *, owner_id: int | None, kind_name: str, filename: str | None,
           data: bytes, upload_dir: str | Path, image_max: int | None = None,
           pdf_max: int | None = None) -> StoredFile:
@@ -167,15 +189,23 @@ def store(session: Session, *, owner_id: int | None, kind_name: str, filename: s
     content_type, name = check(kind, filename, data, kind_limits(kind, image_max, pdf_max))
     if content_type in IMAGE_ONLY:
         data = reencode_image(data, content_type)
-    stored_name = secrets.token_hex(16) + EXTENSIONS[content_type][0]
-    path = stored_path(upload_dir, stored_name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)  # never a half-written file under its real name
-    row = StoredFile(owner_id=owner_id, kind=kind.name, original_name=name, stored_name=stored_name,
-                     size=len(data), sha256=hashlib.sha256(data).hexdigest(),
-                     content_type=content_type, created_on=utcnow())
+    row = file_row(owner_id=owner_id, kind_name=kind.name, name=name, content_type=content_type,
+                   written=write_file(upload_dir, data, content_type))
+    session.add(row)
+    session.flush()
+    return row
+
+
+def keep_generated(session: Session, *, owner_id: int | None, kind_name: str, filename: str,
+                   data: bytes, content_type: str, upload_dir: str | Path) -> StoredFile:
+    """A file the app made itself (a certificate): kept like an upload, under a random name
+    outside static/, served only through an ownership check. Not sniffed or re-encoded: it
+    is our own output, and re-encoding would cost more than making it."""
+    kind = KINDS[kind_name]
+    if content_type not in kind.types:
+        raise ValueError(f"{content_type} is not a {kind_name}")
+    row = file_row(owner_id=owner_id, kind_name=kind.name, name=safe_name(filename),
+                   content_type=content_type, written=write_file(upload_dir, data, content_type))
     session.add(row)
     session.flush()
     return row

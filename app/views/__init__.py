@@ -20,6 +20,7 @@ def register_views(appbuilder: Any) -> None:
         account,
         application,
         audit,
+        certificate,
         changes,
         files,
         registry,
@@ -32,6 +33,7 @@ def register_views(appbuilder: Any) -> None:
     review.register(appbuilder)
     training.register(appbuilder)
     changes.register(appbuilder)
+    certificate.register(appbuilder)
     files.register(appbuilder)
     audit.register(appbuilder)
     account.register(appbuilder)

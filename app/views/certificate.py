@@ -1,0 +1,332 @@
+"""【专家证书】 for experts (查看, 下载图片, 下载 pdf), the public verification page the QR code
+opens, and the staff screens: 证书列表 (撤销, 补发), 整批发放 with a progress bar, 发放记录,
+and a round's certificates as one zip."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    request,
+    send_file,
+    stream_with_context,
+    url_for,
+)
+from flask_appbuilder import BaseView, expose
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import has_access
+from flask_login import current_user
+from sqlalchemy import select
+
+from app.audit_hooks import current_actor
+from app.cli import certificate_settings
+from app.extensions import db
+from app.models import Certificate, CertificateBatch, ExpertStatus, TrainingRound, utcnow
+from app.services import audit
+from app.services import certificate as certs
+from app.services.audit import Action
+from app.services.certificate import CertificateError
+from app.services.uploads import stored_path
+from app.views import add_menu_view
+from app.views.base import ExpertScreen, StaffModelView, file_link
+from app.views.training import expert_is_admitted
+
+BEIJING = dt.timedelta(hours=8)
+
+
+def beijing_today() -> dt.date:
+    return (utcnow() + BEIJING).date()
+
+
+def render_settings(base_url: str | None = None) -> certs.RenderSettings:
+    """Issuer, seal and the QR code's address (PUBLIC_BASE_URL, else this request's host)."""
+    return certificate_settings(current_app.config, base_url or request.host_url)
+
+
+def _send_kept(kept: certs.KeptFile, inline: bool = False):
+    """Only a file send: the certificate was rendered when issued."""
+    path = stored_path(current_app.config["UPLOAD_FOLDER"], kept.stored_name)
+    if not path.is_file():
+        abort(404)
+    resp = send_file(path, mimetype=kept.content_type, as_attachment=not inline,
+                     download_name=kept.download_name, max_age=0, etag=False)
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+class MyCertificateView(ExpertScreen):
+    """专家证书: the expert's certificates; issued here on the first visit after passing."""
+
+    route_base = "/certificates"
+    class_permission_name = "MyCertificate"
+    default_view = "index"
+
+    @expose("/")
+    @has_access
+    def index(self):
+        expert = self._expert()
+        if expert.status == ExpertStatus.ADMITTED.value:
+            cfg = current_app.config
+            try:
+                issued = certs.issue_due(
+                    db.session, expert, settings=render_settings(), upload_dir=cfg["UPLOAD_FOLDER"],
+                    actor=current_actor(), today=beijing_today(), now=utcnow(),
+                    minutes_per_hour=cfg["CERTIFICATE_MINUTES_PER_HOUR"])
+                db.session.commit()
+                if issued:
+                    flash("证书已生成", "success")
+            except CertificateError as exc:
+                db.session.rollback()
+                flash(exc.message, "warning")
+            except Exception:  # rendering failed: the page still opens, staff can reissue
+                db.session.rollback()
+                current_app.logger.exception("certificate issue failed for expert %s", expert.id)
+                flash("证书生成失败，请稍后再试或联系管理人员", "danger")
+        rows = db.session.execute(select(Certificate).where(Certificate.expert_id == expert.id)
+                                  .order_by(Certificate.issued_on.desc(), Certificate.id.desc())
+                                  ).scalars().all()
+        return self.render_template("certificate/my_certificates.html", expert=expert, rows=rows)
+
+    def _kept(self, cert_id: int, which: str) -> certs.KeptFile:
+        kept = certs.own_file(db.session, cert_id, current_user.id, which)
+        if kept is None:  # not this expert's, revoked, or no such certificate
+            abort(404)
+        return kept
+
+    @expose("/<int:cert_id>/image")
+    @has_access
+    def image(self, cert_id: int):
+        """下载图片 (``?inline=1``: shown in the page)."""
+        return _send_kept(self._kept(cert_id, "png"), inline=request.args.get("inline") == "1")
+
+    @expose("/<int:cert_id>/pdf")
+    @has_access
+    def pdf(self, cert_id: int):
+        """下载 pdf."""
+        return _send_kept(self._kept(cert_id, "pdf"))
+
+
+class CertificateVerifyView(BaseView):
+    """What the certificate's QR code opens: no login; the holder's name masked."""
+
+    route_base = "/certificates/verify"
+    class_permission_name = "CertificateVerify"
+    default_view = "verify"
+
+    @expose("/<number>")
+    def verify(self, number: str):
+        found = certs.verify(db.session, number)
+        page = self.render_template("certificate/verify.html", found=found, number=number[:40],
+                                    issuer=current_app.config["CERTIFICATE_ISSUER"])
+        return (page, 200) if found else (page, 404)
+
+
+class CertificateAdminView(StaffModelView):
+    """证书列表: every certificate; 撤销 with a reason, 补发; files through the file view."""
+
+    datamodel = SQLAInterface(Certificate)
+    base_permissions = ["can_list", "can_show", "can_revoke", "can_reissue"]
+    base_order = ("id", "desc")
+    list_title = show_title = "证书列表"
+    show_template = "certificate/admin_show.html"
+    label_columns = {"number": "证书编号", "holder_name": "姓名", "expert_no": "专家编号",
+                     "id_number_masked": "身份证号", "round": "培训批次", "round_name": "培训批次",
+                     "hours": "学时", "issued_on": "发证日期", "status": "状态",
+                     "revoked_at": "撤销时间", "revoke_reason": "撤销原因", "pdf_file": "PDF 文件",
+                     "png_file": "图片文件", "created_at": "生成时间", "reissue_of_id": "补发自（证书序号）"}
+    list_columns = ["number", "holder_name", "expert_no", "id_number_masked", "round_name", "hours",
+                    "issued_on", "status"]
+    show_columns = ["number", "holder_name", "expert_no", "id_number_masked", "round_name", "hours",
+                    "issued_on", "status", "revoked_at", "revoke_reason", "reissue_of_id",
+                    "pdf_file", "png_file", "created_at"]
+    search_columns = ["number", "expert_no", "holder_name", "round", "status", "issued_on"]
+    exact_search_columns = ("number", "expert_no")
+    formatters_columns = {"pdf_file": file_link, "png_file": file_link}
+
+    def _cert(self, pk) -> Certificate:
+        try:
+            cert = db.session.get(Certificate, int(pk))
+        except (TypeError, ValueError):
+            cert = None
+        if cert is None:
+            abort(404)
+        return cert
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        g.certificate = self._cert(pk)  # for the 撤销 / 补发 buttons
+        return super().show(pk)
+
+    @expose("/revoke/<pk>", methods=["GET", "POST"])
+    @has_access
+    def revoke(self, pk):
+        cert = self._cert(pk)
+        error = None
+        if request.method == "POST":
+            try:
+                certs.revoke(db.session, cert, request.form.get("reason"), actor=current_actor(),
+                             now=utcnow())
+                db.session.commit()
+                flash(f"证书 {cert.number} 已撤销", "success")
+                return redirect(url_for(".show", pk=cert.id))
+            except CertificateError as exc:
+                db.session.rollback()
+                error = exc.message
+        return self.render_template("certificate/revoke.html", cert=cert, error=error,
+                                    reason=request.form.get("reason", ""))
+
+    @expose("/reissue/<pk>", methods=["POST"])
+    @has_access
+    def reissue(self, pk):
+        cert = self._cert(pk)
+        cfg = current_app.config
+        try:
+            new = certs.reissue(db.session, cert, settings=render_settings(),
+                                upload_dir=cfg["UPLOAD_FOLDER"], actor=current_actor(),
+                                today=beijing_today(), now=utcnow(),
+                                minutes_per_hour=cfg["CERTIFICATE_MINUTES_PER_HOUR"])
+            db.session.commit()
+        except CertificateError as exc:
+            db.session.rollback()
+            flash(exc.message, "warning")
+            return redirect(url_for(".show", pk=cert.id))
+        flash(f"已补发，新证书编号 {new.number}", "success")
+        return redirect(url_for(".show", pk=new.id))
+
+
+class CertificateBatchAdminView(StaffModelView):
+    """发放记录: each 整批发放 and how it went."""
+
+    datamodel = SQLAInterface(CertificateBatch)
+    base_permissions = ["can_list", "can_show"]
+    base_order = ("id", "desc")
+    list_title = show_title = "发放记录"
+    label_columns = {"round": "培训批次", "status": "状态", "total": "应发", "done": "已处理",
+                     "failed": "失败", "created_at": "提交时间", "started_at": "开始时间",
+                     "finished_at": "结束时间", "message": "说明"}
+    list_columns = ["round", "status", "total", "done", "failed", "created_at", "finished_at"]
+    show_columns = ["round", "status", "total", "done", "failed", "created_at", "started_at",
+                    "finished_at", "message"]
+    search_columns = ["round", "status"]
+
+
+def launch_batch(batch_id: int, base_url: str) -> None:
+    """Runs the batch away from the request: a detached `flask certificate-batch` process
+    (its own session, so a gunicorn worker's restart or timeout does not end it; it may use
+    every core); or inline when CERTIFICATE_BATCH_INLINE is set (tests)."""
+    cfg = current_app.config
+    if cfg["CERTIFICATE_BATCH_INLINE"]:
+        certs.run_batch(db.session, batch_id, settings=render_settings(base_url),
+                        upload_dir=cfg["UPLOAD_FOLDER"], today=beijing_today(), processes=1,
+                        minutes_per_hour=cfg["CERTIFICATE_MINUTES_PER_HOUR"])
+        return
+    env = {**os.environ, "FLASK_APP": "app:create_app",
+           "DATABASE_URL": cfg["SQLALCHEMY_DATABASE_URI"], "UPLOAD_FOLDER": cfg["UPLOAD_FOLDER"]}
+    log = open(os.path.join(current_app.instance_path, "certificate-batch.log"), "ab")  # noqa: SIM115
+    subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "flask", "certificate-batch", str(batch_id), "--base-url", base_url],
+        env=env, cwd=str(certs.ROOT), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+        start_new_session=True, close_fds=True)
+    log.close()
+
+
+class CertificateIssueView(BaseView):
+    """整批发放: per round, how many passed and paid and hold a certificate; start a batch
+    (a progress bar follows it); 下载证书包 (zip)."""
+
+    route_base = "/certificates/admin"
+    class_permission_name = "CertificateIssue"
+    audience = "staff"
+    default_view = "index"
+
+    def _round(self, round_id: int) -> TrainingRound:
+        rnd = db.session.get(TrainingRound, round_id)
+        if rnd is None:
+            abort(404)
+        return rnd
+
+    @expose("/")
+    @has_access
+    def index(self):
+        rounds = db.session.execute(select(TrainingRound).order_by(TrainingRound.id.desc())
+                                    ).scalars().all()
+        rows = [(r, certs.round_counts(db.session, r), certs.active_batch(db.session, r.id, utcnow()))
+                for r in rounds]
+        return self.render_template("certificate/rounds.html", rows=rows)
+
+    @expose("/round/<int:round_id>/issue", methods=["POST"])
+    @has_access
+    def issue(self, round_id: int):
+        rnd = self._round(round_id)
+        batch, created = certs.start_batch(db.session, rnd, actor=current_actor(), now=utcnow())
+        db.session.commit()
+        if created:
+            try:
+                launch_batch(batch.id, render_settings().base_url)
+            except Exception:
+                db.session.rollback()
+                current_app.logger.exception("certificate batch %s failed", batch.id)
+                flash("整批发放未能完成，详见发放记录", "danger")
+        else:
+            flash("该批次正在发放中，以下为其进度", "info")
+        return redirect(url_for(".batch", batch_id=batch.id))
+
+    @expose("/batch/<int:batch_id>")
+    @has_access
+    def batch(self, batch_id: int):
+        batch = db.session.get(CertificateBatch, batch_id)
+        if batch is None:
+            abort(404)
+        return self.render_template("certificate/batch.html", batch=batch,
+                                    percent=certs.progress_percent(batch))
+
+    @expose("/batch/<int:batch_id>/status")
+    @has_access
+    def status(self, batch_id: int):
+        batch = db.session.get(CertificateBatch, batch_id)
+        if batch is None:
+            abort(404)
+        return jsonify(status=batch.status, total=batch.total, done=batch.done,
+                       failed=batch.failed, percent=certs.progress_percent(batch),
+                       message=batch.message or "",
+                       finished=batch.status in (certs.FINISHED, certs.FAILED))
+
+    @expose("/round/<int:round_id>/zip")
+    @has_access
+    def zip(self, round_id: int):
+        """下载证书包: streamed from the kept PDFs."""
+        rnd = self._round(round_id)
+        audit.record(db.session, Action.EXPORT, actor=current_actor(), object_type="证书包",
+                     object_id=rnd.id, detail=rnd.name)
+        db.session.commit()
+        body = certs.zip_round(db.session, rnd, current_app.config["UPLOAD_FOLDER"])
+        resp = Response(stream_with_context(body), mimetype="application/zip")
+        from urllib.parse import quote
+
+        name = quote(f"继续教育合格证书-{rnd.name}.zip")
+        resp.headers["Content-Disposition"] = (
+            f"attachment; filename=certificates.zip; filename*=UTF-8''{name}")
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+
+def register(appbuilder) -> None:
+    add_menu_view(appbuilder, MyCertificateView, "专家证书", icon="fa-certificate",
+                  menu_cond=expert_is_admitted)
+    appbuilder.add_view_no_menu(CertificateVerifyView)
+    add_menu_view(appbuilder, CertificateAdminView, "证书列表", category="证书管理",
+                  icon="fa-certificate")
+    add_menu_view(appbuilder, CertificateIssueView, "整批发放", category="证书管理", icon="fa-files-o")
+    add_menu_view(appbuilder, CertificateBatchAdminView, "发放记录", category="证书管理",
+                  icon="fa-history")

@@ -1,0 +1,219 @@
+"""专家证书 (issue #6): first render, kept download, and a whole round of 10,000 issued.
+
+    .venv/bin/python -m bench.certificate                    # --experts 10000 --processes 2
+    .venv/bin/python -m bench.certificate --experts 1000     # a quicker look
+
+Recreates the PostgreSQL database ``bench_certificate`` (127.0.0.1, user postgres), runs the
+migrations, and inserts N admitted experts who passed and paid both courses of one round
+(bulk inserts). Then:
+
+1. first render: ``certificate.issue`` for 20 experts one by one (eligibility, WeasyPrint
+   PDF, the PNG drawn from it by pdfium, both files written, the rows flushed), timed each;
+2. download: one expert signs in through the real app (test client: every guard, FAB's
+   permission check, the ownership query, send_file) and downloads the kept PNG and PDF
+   200 times each;
+3. batch: the rest of the round through ``run_batch`` with a process pool, as the
+   ``flask certificate-batch`` process runs it; then counts the valid certificates.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, insert, select, text
+
+DB = "bench_certificate"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))]
+
+
+def recreate_database() -> str:
+    admin = create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+                          isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {DB}"))
+    admin.dispose()
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{DB}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--experts", type=int, default=10_000)
+    ap.add_argument("--processes", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--downloads", type=int, default=200)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-cert-"))
+    url = recreate_database()
+
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from app.cli import certificate_settings
+    from app.extensions import db
+    from app.models import (
+        Certificate,
+        Course,
+        Enrollment,
+        Expert,
+        ExpertStatus,
+        PaymentOrder,
+        TrainingRound,
+        utcnow,
+    )
+    from app.services import certificate as certs
+    from app.services.accounts import hash_password
+    from app.services.audit import SYSTEM
+    from app.services.experts import prepare_new_expert
+    from app.services.reference import load_reference_data
+    from app.services.roles import sync_roles
+    from app.services.validators import make_id_number
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "UPLOAD_FOLDER": str(tmp / "uploads"),
+                      "TESTING": True, "WTF_CSRF_ENABLED": False,
+                      "FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
+    result: dict = {"benchmark": "certificate", "experts": args.experts,
+                    "processes": args.processes, "database": "postgresql"}
+    with app.app_context():
+        upgrade()
+        load_reference_data(db.session, app.config["REFERENCE_DIR"])
+        sync_roles(app.appbuilder)
+        s = db.session
+        now = utcnow()
+        rnd = TrainingRound(name="2025年第一批", admission_batches="压测", fee_fen=30000,
+                            enroll_start=now, enroll_end=now + dt.timedelta(days=30), active=False)
+        rnd.courses = [Course(name="招标投标法律法规", required_minutes=180),
+                       Course(name="评标纪律", required_minutes=90)]
+        s.add(rnd)
+        # one expert with an account (downloads through the app), the rest bulk-inserted
+        first = Expert(name="买买提·艾力", id_number=make_id_number("650102", dt.date(1975, 3, 9), 13),
+                       phone="13899990000", status=ExpertStatus.ADMITTED.value,
+                       expert_no="XJ2025000000")
+        prepare_new_expert(s, first)
+        first.user.password = hash_password("Bench2025pass")
+        first.user.must_change_password = False
+        s.commit()
+        t0 = time.perf_counter()
+        rows = []
+        for i in range(1, args.experts):
+            birth = dt.date(1960 + i % 30, 1 + i % 12, 1 + i % 28)
+            rows.append({"name": f"专家{i:05d}", "status": ExpertStatus.ADMITTED.value,
+                         "id_number": make_id_number(f"65{i // 1000 % 100:02d}01", birth, i % 1000),
+                         "expert_no": f"XJ2025{i:06d}", "application_no": f"BENCH{i:08d}",
+                         "version": 1, "created_on": now, "changed_on": now})
+        s.execute(insert(Expert), rows)
+        ids = s.execute(select(Expert.id).order_by(Expert.id)).scalars().all()
+        courses = sorted(rnd.courses, key=lambda c: c.id)
+        s.execute(insert(Enrollment), [
+            {"expert_id": e, "course_id": c.id, "attempt_no": 1, "paid_at": now,
+             "review_status": "合格", "completed": True, "graded_at": now, "credited_seconds": 0,
+             "resume_position": 0, "created_at": now} for e in ids for c in courses])
+        enrollments = s.execute(select(Enrollment.id, Enrollment.expert_id)).all()
+        s.execute(insert(PaymentOrder), [
+            {"order_no": f"PXB{eid:09d}", "enrollment_id": eid, "expert_no": "XJ", "amount_fen": 30000,
+             "kind": "培训费", "status": "已支付", "created_at": now, "paid_at": now}
+            for eid, _ in enrollments])
+        s.commit()
+        result["setup_s"] = round(time.perf_counter() - t0, 1)
+        round_id, first_id = rnd.id, first.id
+        settings = certificate_settings(app.config, "https://expert.example.gov.cn")
+
+        # 1. first render, one by one (the expert's first visit to 专家证书)
+        times = []
+        cold = None
+        for expert_id in ids[:21]:
+            expert = s.get(Expert, expert_id)
+            t = time.perf_counter()
+            cert, created = certs.issue(s, expert, rnd, settings=settings,
+                                        upload_dir=app.config["UPLOAD_FOLDER"], actor=SYSTEM,
+                                        today=dt.date(2025, 6, 3), now=utcnow())
+            s.commit()
+            elapsed = (time.perf_counter() - t) * 1000
+            assert created
+            if cold is None:
+                cold = elapsed  # fonts loaded, templates compiled
+            else:
+                times.append(elapsed)
+        result["first_render_cold_ms"] = round(cold, 1)
+        result["first_render_median_ms"] = round(statistics.median(times), 1)
+        result["first_render_p95_ms"] = round(percentile(times, 0.95), 1)
+        result["first_render_max_ms"] = round(max(times), 1)
+        cert_id = s.execute(select(Certificate.id).where(Certificate.expert_id == first_id)).scalar_one()
+        kept = s.get(Certificate, cert_id)
+        result["pdf_bytes"], result["png_bytes"] = kept.pdf_file.size, kept.png_file.size
+
+    # 2. downloads through the app
+    client = app.test_client()
+    with app.app_context():
+        username = db.session.get(Expert, first_id).user.username
+    resp = client.post("/login/?login_kind=expert", data={
+        "username": username, "password": "Bench2025pass", "login_kind": "expert"})
+    assert resp.status_code == 302, resp.status_code
+    for kind in ("image", "pdf"):
+        client.get(f"/certificates/{cert_id}/{kind}")  # warm
+        times = []
+        for _ in range(args.downloads):
+            t = time.perf_counter()
+            resp = client.get(f"/certificates/{cert_id}/{kind}")
+            body = resp.get_data()
+            times.append((time.perf_counter() - t) * 1000)
+            assert resp.status_code == 200 and body
+        result[f"download_{kind}_median_ms"] = round(statistics.median(times), 2)
+        result[f"download_{kind}_p95_ms"] = round(percentile(times, 0.95), 2)
+
+    # 3. the rest of the round as one batch
+    with app.app_context():
+        s = db.session
+        rnd = s.get(TrainingRound, round_id)
+        batch, _ = certs.start_batch(s, rnd, actor=SYSTEM, now=utcnow())
+        s.commit()
+        import resource
+
+        def cpu() -> float:
+            own = resource.getrusage(resource.RUSAGE_SELF)
+            kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # the pool's workers, reaped
+            return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+        cpu0 = cpu()
+        load0 = os.getloadavg()[0]
+        t = time.perf_counter()
+        outcome = certs.run_batch(s, batch.id, settings=settings,
+                                  upload_dir=app.config["UPLOAD_FOLDER"], today=dt.date(2025, 6, 3),
+                                  processes=args.processes)
+        elapsed = time.perf_counter() - t
+        batch_cpu = cpu() - cpu0
+        result["batch_cpu_s"] = round(batch_cpu, 1)
+        result["batch_cpu_per_certificate_ms"] = round(batch_cpu * 1000 / max(1, outcome.issued), 1)
+        # what 2 otherwise idle cores would take for 10,000 (PostgreSQL's own CPU not counted)
+        result["projected_10000_on_2_idle_cores_s"] = round(batch_cpu / max(1, outcome.issued)
+                                                            * 10_000 / 2, 1)
+        result["load_average_before_after"] = [round(load0, 1), round(os.getloadavg()[0], 1)]
+        valid = s.execute(select(Certificate.expert_id).where(
+            Certificate.round_id == round_id, Certificate.status == "有效")).scalars().all()
+        result["batch_issued"] = outcome.issued
+        result["batch_failed"] = outcome.failed
+        result["batch_s"] = round(elapsed, 1)
+        result["batch_per_certificate_ms"] = round(elapsed * 1000 / max(1, outcome.issued), 1)
+        result["valid_certificates"] = len(valid)
+        result["distinct_experts"] = len(set(valid))
+        result["projected_10000_s"] = round(elapsed / max(1, outcome.issued) * 10_000, 1)
+        t = time.perf_counter()
+        size = sum(len(chunk) for chunk in certs.zip_round(s, rnd, app.config["UPLOAD_FOLDER"]))
+        result["zip_s"], result["zip_mb"] = round(time.perf_counter() - t, 1), round(size / 1e6, 1)
+    print(json.dumps(result, ensure_ascii=False, indent=1))
+    out = Path(__file__).resolve().parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "certificate.json").write_text(json.dumps(result, ensure_ascii=False, indent=1))
+
+
+if __name__ == "__main__":
+    main()
