@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from app.models import AppUser, Course, Enrollment, Expert, Lesson, UserSession
@@ -35,20 +35,13 @@ def credit_for(last_beat_at: dt.datetime | None, visible: bool, now: dt.datetime
     return max(0, min(credit, required - credited))
 
 
-def _record(session: Session, enrollment_id: int, last_beat_at: dt.datetime | None, credit: int,
+def _record(conn: Connection, enrollment_id: int, last_beat_at: dt.datetime | None, credit: int,
             lesson_id: int | None, position: float, visible: bool, now: dt.datetime) -> int:
-    values = {"last_beat_at": now if visible else None}
-    if lesson_id is not None:
-        values["resume_lesson_id"] = lesson_id
-        values["resume_position"] = max(0, int(position or 0))
-    # one UPDATE, conditional on the beat it follows: two tabs beating at once count once
-    same_beat = (Enrollment.last_beat_at.is_(None) if last_beat_at is None
-                 else Enrollment.last_beat_at == last_beat_at)
-    result = session.execute(
-        update(Enrollment).where(Enrollment.id == enrollment_id, same_beat)
-        .values(credited_seconds=Enrollment.credited_seconds + credit, **values)
-        .execution_options(synchronize_session=False))
-    session.commit()
+    """One UPDATE, conditional on the beat it follows: two tabs beating at once count once."""
+    result = conn.execute(_RECORD[last_beat_at is None, lesson_id is not None], {
+        "enrollment_id": enrollment_id, "last": last_beat_at, "credit": credit,
+        "beat_at": now if visible else None, "lesson_id": lesson_id,
+        "position": max(0, int(position or 0))})
     return credit if result.rowcount == 1 else 0
 
 
@@ -57,8 +50,10 @@ def heartbeat(session: Session, enrollment: Enrollment, lesson: Lesson | None, p
     """Record a heartbeat; returns the seconds credited by it (0 when nothing counts)."""
     credit = credit_for(enrollment.last_beat_at, visible, now, enrollment.credited_seconds,
                         enrollment.course.required_minutes * 60)
-    return _record(session, enrollment.id, enrollment.last_beat_at, credit,
-                   lesson.id if lesson else None, position, visible, now)
+    credit = _record(session.connection(), enrollment.id, enrollment.last_beat_at, credit,
+                     lesson.id if lesson else None, position, visible, now)
+    session.commit()
+    return credit
 
 
 # Built once: at hundreds of beats a second, building the statement is a cost of its own.
@@ -76,6 +71,29 @@ _BEAT_QUERY = (
     .where(Enrollment.id == bindparam("enrollment_id"), Expert.user_id == bindparam("user_id"),
            Enrollment.study_start <= bindparam("now"), Enrollment.study_end >= bindparam("now"))
 )
+_TOUCH = (update(UserSession).where(UserSession.id == bindparam("session_id"))
+          .values(last_seen_at=bindparam("now")))
+_END = (update(UserSession)
+        .where(UserSession.id == bindparam("session_id"), UserSession.ended_at.is_(None))
+        .values(ended_at=bindparam("now"), end_reason=bindparam("reason")))
+
+
+def _record_statement(first_beat: bool, with_lesson: bool):
+    """The credit UPDATE, conditional on the beat it follows (two tabs beating at once count
+    once); four shapes, built once each."""
+    same_beat = (Enrollment.last_beat_at.is_(None) if first_beat
+                 else Enrollment.last_beat_at == bindparam("last"))
+    values = {"credited_seconds": Enrollment.credited_seconds + bindparam("credit"),
+              "last_beat_at": bindparam("beat_at")}
+    if with_lesson:
+        values |= {"resume_lesson_id": bindparam("lesson_id"),
+                   "resume_position": bindparam("position")}
+    return (update(Enrollment).where(Enrollment.id == bindparam("enrollment_id"), same_beat)
+            .values(**values))
+
+
+_RECORD = {(first, lesson): _record_statement(first, lesson)
+           for first in (False, True) for lesson in (False, True)}
 
 
 class BeatRefused(Exception):
@@ -87,18 +105,20 @@ class BeatRefused(Exception):
         self.message = message
 
 
-def beat_for_user(session: Session, enrollment_id: int, user_id: int, token: str | None,
+def beat_for_user(conn: Connection, enrollment_id: int, user_id: int, token: str | None,
                   lesson_id: int | None, position: float, visible: bool, now: dt.datetime,
                   idle: dt.timedelta = sessions.IDLE_LIMIT,
                   absolute: dt.timedelta = sessions.ABSOLUTE_LIMIT) -> tuple[int, int] | None:
-    """The heartbeat route's whole work: one query that checks the server-side session
-    (open, within its limits), the account (active, password changed), the ownership rule
-    (the enrolment belongs to this account), the open study window and the lesson's course;
-    then one conditional UPDATE. None when the enrolment is not this account's open one
-    (404); BeatRefused for the session or the password. Returns (seconds, 学习进度 %)."""
+    """The heartbeat route's whole work, in Core statements on ``conn`` (the caller commits;
+    on PostgreSQL it is an autocommit connection): one query that checks the server-side
+    session (open, within its limits), the account (active, password changed), the ownership
+    rule (the enrolment belongs to this account), the open study window and the lesson's
+    course; then one conditional UPDATE (and, once a minute, the session's last_seen_at).
+    None when the enrolment is not this account's open one (404); BeatRefused for the
+    session or the password (an expired session is ended first). Returns (seconds, 学习进度 %)."""
     if not token:
         raise BeatRefused(401, "请重新登录")
-    row = session.execute(_BEAT_QUERY, {
+    row = conn.execute(_BEAT_QUERY, {
         "enrollment_id": enrollment_id, "user_id": user_id, "lesson_id": lesson_id or 0,
         "token_hash": sessions.token_hash(token), "now": now}).first()
     if row is None:
@@ -108,19 +128,15 @@ def beat_for_user(session: Session, enrollment_id: int, user_id: int, token: str
         raise BeatRefused(401, "登录已失效，请重新登录")
     limit = sessions.limit_reached(created, seen, now, idle, absolute)
     if limit is not None:
-        sessions.end(session, token, now, limit[0])
+        conn.execute(_END, {"session_id": session_id, "now": now, "reason": limit[0]})
         raise BeatRefused(401, limit[1])
     if must_change:
         raise BeatRefused(403, "请先修改默认密码")
     if lesson_id is not None and lesson_found is None:
         return None
-    if session.get_bind().dialect.name == "postgresql":
-        # a beat lost in a crash costs 30 s of credit: no need to wait for the WAL flush
-        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
     if now - seen > sessions.TOUCH_EVERY:
-        session.execute(update(UserSession).where(UserSession.id == session_id)
-                        .values(last_seen_at=now).execution_options(synchronize_session=False))
+        conn.execute(_TOUCH, {"session_id": session_id, "now": now})
     required = minutes * 60
     credit = credit_for(last, visible, now, credited, required)
-    credit = _record(session, enrollment_id, last, credit, lesson_id, position, visible, now)
+    credit = _record(conn, enrollment_id, last, credit, lesson_id, position, visible, now)
     return credit, min(100, math.floor((credited + credit) * 100 / max(1, required)))
