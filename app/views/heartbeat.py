@@ -74,18 +74,59 @@ def beat_engine(app: Flask) -> Engine:
     return engine
 
 
+class DriverConnection:
+    """Runs the heartbeat's prebuilt Core statements straight on the psycopg connection,
+    compiled once: at a thousand beats a second SQLAlchemy's per-statement work costs
+    more than PostgreSQL's. Offers the two things ``study.beat_for_user`` uses of a
+    Connection: ``execute(...).first()`` and ``.rowcount``."""
+
+    _compiled: dict[Any, str] = {}
+
+    def __init__(self, driver_connection, dialect):
+        self.cursor = driver_connection.cursor()
+        self.dialect = dialect
+
+    def execute(self, statement, params: dict):
+        sql = self._compiled.get(statement)
+        if sql is None:
+            sql = self._compiled[statement] = str(statement.compile(dialect=self.dialect))
+        self.cursor.execute(sql, params)  # psycopg prepares it after a few runs
+        return self
+
+    def first(self):
+        return self.cursor.fetchone()
+
+    @property
+    def rowcount(self) -> int:
+        return self.cursor.rowcount
+
+
 def run_beat(app: Flask, enrollment_id: int, user_id: int, token: str | None,
              lesson_id: int | None, position: float, visible: bool
              ) -> tuple[int, int] | study.BeatRefused | None:
     cfg = app.config
-    with beat_engine(app).begin() as conn:
+    args = (enrollment_id, user_id, token, lesson_id, position, visible, utcnow())
+    limits = {"idle": dt.timedelta(minutes=cfg["SESSION_IDLE_MINUTES"]),
+              "absolute": dt.timedelta(hours=cfg["SESSION_ABSOLUTE_HOURS"])}
+    engine = beat_engine(app)
+    try:
+        if engine.dialect.name != "postgresql":
+            with engine.begin() as conn:
+                try:
+                    return study.beat_for_user(conn, *args, **limits)
+                except study.BeatRefused as exc:
+                    return exc  # returned, not raised: an expired session's end is committed
+        pooled = engine.raw_connection()  # autocommit: each statement commits by itself
         try:
-            return study.beat_for_user(
-                conn, enrollment_id, user_id, token, lesson_id, position, visible, utcnow(),
-                idle=dt.timedelta(minutes=cfg["SESSION_IDLE_MINUTES"]),
-                absolute=dt.timedelta(hours=cfg["SESSION_ABSOLUTE_HOURS"]))
-        except study.BeatRefused as exc:
-            return exc  # returned, not raised: an expired session's end must be committed
+            return study.beat_for_user(DriverConnection(pooled.driver_connection, engine.dialect),
+                                       *args, **limits)
+        except engine.dialect.loaded_dbapi.OperationalError:
+            pooled.invalidate()  # a dropped connection is not handed out again
+            raise
+        finally:
+            pooled.close()
+    except study.BeatRefused as exc:
+        return exc
 
 
 @heartbeat_api.post("/training/<int:enrollment_id>/heartbeat")
