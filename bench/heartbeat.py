@@ -133,9 +133,11 @@ def sign_in(port: int, username: str, enrollment_id: int) -> tuple[str, str, str
     return cookie, csrf, lesson
 
 
-def start_gunicorn(target: str, port: int, workers: int, threads: int, env: dict, cwd: Path):
-    cmd = [str(ROOT / ".venv/bin/gunicorn"), "--workers", str(workers), "--worker-class", "gthread",
-           "--threads", str(threads), "--bind", f"127.0.0.1:{port}", "--log-level", "warning", target]
+def start_gunicorn(target: str, port: int, workers: int, threads: int, env: dict, cwd: Path,
+                   worker_class: str = "gthread"):
+    cmd = [str(ROOT / ".venv/bin/gunicorn"), "--workers", str(workers), "--worker-class",
+           worker_class, "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
+           "--log-level", "warning", target]
     return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)
 
@@ -219,6 +221,7 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--threads", type=int, default=2, help="gthread threads per worker")
+    ap.add_argument("--worker-class", default="gthread", help="gunicorn worker class")
     ap.add_argument("--reuse-db", action="store_true",
                     help="keep the database of the previous run (its experts and enrolments)")
     ap.add_argument("--experts", type=int, default=64,
@@ -245,8 +248,10 @@ def main() -> None:
     results = {}
     procs = []
     try:
-        procs.append(start_gunicorn("app:create_app()", 8701, args.workers, args.threads, env, ROOT))
-        procs.append(start_gunicorn("bare_app:app", 8702, args.workers, args.threads, env, tmp))
+        procs.append(start_gunicorn("app:create_app()", 8701, args.workers, args.threads, env, ROOT,
+                                    args.worker_class))
+        procs.append(start_gunicorn("bare_app:app", 8702, args.workers, args.threads, env, tmp,
+                                    args.worker_class))
         wait_port(8701)
         wait_port(8702)
         targets = []

@@ -119,7 +119,7 @@ def run_beat(app: Flask, enrollment_id: int, user_id: int, token: str | None,
         pooled = engine.raw_connection()  # autocommit: each statement commits by itself
         try:
             return study.beat_for_user(DriverConnection(pooled.driver_connection, engine.dialect),
-                                       *args, **limits)
+                                       *args, **limits, one_statement=True)
         except engine.dialect.loaded_dbapi.OperationalError:
             pooled.invalidate()  # a dropped connection is not handed out again
             raise
