@@ -214,3 +214,13 @@ def test_one_statement_keeps_the_python_rules(app, course_setup, make_expert):  
     assert _run(app, ids, user_id, {"gap": 30}, True)[0] == (30, 21)
     assert _run(app, ids, user_id, {"gap": 30, "credited": 590}, True)[0] == (10, 100)
     assert _run(app, ids, user_id, {"gap": 76}, True)[0] == (0, 16)
+
+
+def test_memo_stays_bounded(monkeypatch):
+    from app.views import heartbeat
+
+    monkeypatch.setattr(heartbeat, "MEMO_SIZE", 3)
+    memo: dict = {}
+    for i in range(10):
+        heartbeat._remember(memo, str(i), i)
+    assert memo == {"7": 7, "8": 8, "9": 9}

@@ -153,6 +153,16 @@ def heartbeat(enrollment_id: int):
     return jsonify(credited=result[0], progress=result[1])
 
 
+def _remember(memo: dict, key: str, value) -> None:
+    """Keep at most MEMO_SIZE entries, the oldest going first."""
+    while len(memo) >= MEMO_SIZE:
+        try:
+            memo.pop(next(iter(memo)), None)
+        except (RuntimeError, StopIteration):  # another thread changed it meanwhile
+            break
+    memo[key] = value
+
+
 def _json_body(obj: dict) -> bytes:
     # what Flask's jsonify writes: sorted keys, compact, ASCII, one newline
     return (json.dumps(obj, sort_keys=True, separators=(",", ":")) + "\n").encode()
@@ -201,9 +211,7 @@ class HeartbeatFront:
         hit = self._identities.get(cookie_header, False)
         if hit is False:
             hit = self._decode_cookie(cookie_header, now)
-            if len(self._identities) >= MEMO_SIZE:
-                self._identities.pop(next(iter(self._identities)), None)
-            self._identities[cookie_header] = hit
+            _remember(self._identities, cookie_header, hit)
         if hit is None or now > hit[3]:
             return None
         return hit[0], hit[1], hit[2]
@@ -252,9 +260,7 @@ class HeartbeatFront:
                 raw = URLSafeTimedSerializer(secret, salt="wtf-csrf-token").loads(token)
             except BadData:
                 raw = None
-            if len(self._csrf) >= MEMO_SIZE:
-                self._csrf.pop(next(iter(self._csrf)), None)
-            self._csrf[token] = raw if isinstance(raw, str) else None
+            _remember(self._csrf, token, raw if isinstance(raw, str) else None)
         raw = self._csrf[token]
         if raw is None or not hmac.compare_digest(csrf_secret, raw):
             return False
