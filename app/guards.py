@@ -50,6 +50,28 @@ def csp_nonce() -> str:
     return g.csp_nonce
 
 
+def security_headers_for(nonce: str, secure: bool) -> list[tuple[str, str]]:
+    """The headers every answer carries (the heartbeat's WSGI front writes them too)."""
+    headers = [
+        ("Content-Security-Policy", (
+            "default-src 'self'; "
+            f"script-src 'self' 'nonce-{nonce}'; "
+            # FAB's widgets (select2, datepicker) set inline styles
+            "style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
+            "media-src 'self' blob:; object-src 'none'; base-uri 'self'; "
+            "form-action 'self'; frame-ancestors 'none'"
+        )),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "same-origin"),
+        ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+    ]
+    if secure:
+        headers.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+    return headers
+
+
 def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.is_json
 
@@ -106,21 +128,8 @@ def register_guards(app: Flask) -> None:
     @app.after_request
     def security_headers(resp):
         h = resp.headers
-        h.setdefault("Content-Security-Policy", (
-            "default-src 'self'; "
-            f"script-src 'self' 'nonce-{csp_nonce()}'; "
-            # FAB's widgets (select2, datepicker) set inline styles
-            "style-src 'self' 'unsafe-inline'; "
-            "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
-            "media-src 'self' blob:; object-src 'none'; base-uri 'self'; "
-            "form-action 'self'; frame-ancestors 'none'"
-        ))
-        h.setdefault("X-Content-Type-Options", "nosniff")
-        h.setdefault("X-Frame-Options", "DENY")
-        h.setdefault("Referrer-Policy", "same-origin")
-        h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        if request.is_secure:
-            h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        for name, value in security_headers_for(csp_nonce(), request.is_secure):
+            h.setdefault(name, value)
         if request.endpoint not in STATIC_ENDPOINTS:
             # pages and files here carry personal data: never kept by browsers or proxies
             h["Cache-Control"] = "no-store"

@@ -95,6 +95,19 @@ def prepare(url: str, tmp: Path, experts: int) -> list[tuple[str, int]]:
         return out
 
 
+def existing(url: str, experts: int) -> list[tuple[str, int]]:
+    """(username, enrolment id) of the experts a previous run created."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT u.username, e.id FROM enrollment e JOIN expert x ON x.id = e.expert_id "
+            "JOIN ab_user u ON u.id = x.user_id ORDER BY e.id LIMIT :n"), {"n": experts}).all()
+    engine.dispose()
+    return [(u, i) for u, i in rows]
+
+
 def sign_in(port: int, username: str, enrollment_id: int) -> tuple[str, str, str]:
     """(cookie, csrf token, lesson id) of a signed-in expert."""
     conn = http.client.HTTPConnection("127.0.0.1", port)
@@ -120,16 +133,75 @@ def sign_in(port: int, username: str, enrollment_id: int) -> tuple[str, str, str
     return cookie, csrf, lesson
 
 
-def start_gunicorn(target: str, port: int, workers: int, env: dict, cwd: Path):
-    cmd = [str(ROOT / ".venv/bin/gunicorn"), "--workers", str(workers), "--worker-class", "gthread",
-           "--threads", "2", "--bind", f"127.0.0.1:{port}", "--log-level", "warning", target]
+def start_gunicorn(target: str, port: int, workers: int, threads: int, env: dict, cwd: Path,
+                   worker_class: str = "gthread"):
+    cmd = [str(ROOT / ".venv/bin/gunicorn"), "--workers", str(workers), "--worker-class",
+           worker_class, "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
+           "--log-level", "warning", target]
     return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)
 
 
-def run_wrk(url: str, seconds: int, connections: int, script: Path) -> dict:
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
-                          "-s", str(script), url], capture_output=True, text=True, check=True).stdout
+def _ticks(pid: int) -> int:
+    """utime + stime of one process, in clock ticks (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def _processes(name: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+def _machine() -> tuple[int, int]:
+    """(busy, total) ticks of the whole machine, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+def run_wrk(url: str, seconds: int, connections: int, script: Path, server_pgid: int) -> dict:
+    """wrk's figures, and where the CPU went meanwhile (in cores: 1.0 = one core busy)."""
+    servers = [p for p in _processes("gunicorn") if os.getpgid(p) == server_pgid]
+    postgres = _processes("postgres")
+    before = {p: _ticks(p) for p in servers + postgres}
+    busy0, total0 = _machine()
+    start = time.time()
+    proc = subprocess.Popen(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
+                             "-s", str(script), url], stdout=subprocess.PIPE, text=True)
+    postgres_seen = set(postgres)
+    while True:  # PostgreSQL backends come and go: note them as they appear
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        for p in _processes("postgres"):
+            if p not in postgres_seen:
+                postgres_seen.add(p)
+                before.setdefault(p, 0)
+        time.sleep(0.5)
+    out = proc.stdout.read()
+    after = {p: _ticks(p) for p in before}
+    wall = time.time() - start
+    busy1, total1 = _machine()
+    if os.waitstatus_to_exitcode(status):
+        raise RuntimeError(f"wrk failed: {out}")
+    hz = os.sysconf("SC_CLK_TCK")
+
+    def cores(pids):
+        return round(sum(after[p] - before[p] for p in pids) / hz / wall, 2)
+    cpu = {"gunicorn": cores(servers), "postgres": cores(postgres_seen),
+           "wrk": round((usage.ru_utime + usage.ru_stime) / wall, 2),
+           "whole_machine": round((busy1 - busy0) / (total1 - total0) * (os.cpu_count() or 1), 2)}
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
     def ms(label):
@@ -140,7 +212,7 @@ def run_wrk(url: str, seconds: int, connections: int, script: Path) -> dict:
     socket = re.search(r"Socket errors: (.*)", out)
     return {"rps": round(rps), "p50_ms": ms("50"), "p99_ms": ms("99"),
             "non_2xx": int(errors.group(1)) if errors else 0,
-            "socket_errors": socket.group(1) if socket else "none", "raw": out}
+            "socket_errors": socket.group(1) if socket else "none", "cpu_cores": cpu, "raw": out}
 
 
 def main() -> None:
@@ -148,6 +220,10 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=2, help="gthread threads per worker")
+    ap.add_argument("--worker-class", default="gthread", help="gunicorn worker class")
+    ap.add_argument("--reuse-db", action="store_true",
+                    help="keep the database of the previous run (its experts and enrolments)")
     ap.add_argument("--experts", type=int, default=64,
                     help="signed-in experts the requests rotate over (each beats on its own row)")
     args = ap.parse_args()
@@ -155,7 +231,7 @@ def main() -> None:
         sys.exit("wrk is needed: apt-get install wrk")
     tmp = Path(tempfile.mkdtemp(prefix="bench-heartbeat-"))
     url = f"{PG}/bench_heartbeat"
-    accounts = prepare(url, tmp, args.experts)
+    accounts = existing(url, args.experts) if args.reuse_db else prepare(url, tmp, args.experts)
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench-secret",
            "UPLOAD_FOLDER": str(tmp / "uploads"), "INSTANCE_DIR": str(tmp)}
     bare = tmp / "bare_app.py"
@@ -172,8 +248,10 @@ def main() -> None:
     results = {}
     procs = []
     try:
-        procs.append(start_gunicorn("app:create_app()", 8701, args.workers, env, ROOT))
-        procs.append(start_gunicorn("bare_app:app", 8702, args.workers, env, tmp))
+        procs.append(start_gunicorn("app:create_app()", 8701, args.workers, args.threads, env, ROOT,
+                                    args.worker_class))
+        procs.append(start_gunicorn("bare_app:app", 8702, args.workers, args.threads, env, tmp,
+                                    args.worker_class))
         wait_port(8701)
         wait_port(8702)
         targets = []
@@ -210,9 +288,9 @@ def main() -> None:
             f'wrk.body = {json.dumps(targets[0]["body"])}\n'
             'wrk.headers["Content-Type"] = "application/json"\n')
         results["bare_flask"] = run_wrk("http://127.0.0.1:8702/ping", args.seconds,
-                                        args.connections, bare_script)
+                                        args.connections, bare_script, procs[1].pid)
         results["heartbeat"] = run_wrk("http://127.0.0.1:8701/", args.seconds, args.connections,
-                                       script)
+                                       script, procs[0].pid)
     finally:
         for p in procs:
             os.killpg(p.pid, signal.SIGTERM)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import Connection, DateTime, Integer, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from app.models import AppUser, Course, Enrollment, Expert, Lesson, UserSession
@@ -35,20 +35,13 @@ def credit_for(last_beat_at: dt.datetime | None, visible: bool, now: dt.datetime
     return max(0, min(credit, required - credited))
 
 
-def _record(session: Session, enrollment_id: int, last_beat_at: dt.datetime | None, credit: int,
+def _record(conn: Connection, enrollment_id: int, last_beat_at: dt.datetime | None, credit: int,
             lesson_id: int | None, position: float, visible: bool, now: dt.datetime) -> int:
-    values = {"last_beat_at": now if visible else None}
-    if lesson_id is not None:
-        values["resume_lesson_id"] = lesson_id
-        values["resume_position"] = max(0, int(position or 0))
-    # one UPDATE, conditional on the beat it follows: two tabs beating at once count once
-    same_beat = (Enrollment.last_beat_at.is_(None) if last_beat_at is None
-                 else Enrollment.last_beat_at == last_beat_at)
-    result = session.execute(
-        update(Enrollment).where(Enrollment.id == enrollment_id, same_beat)
-        .values(credited_seconds=Enrollment.credited_seconds + credit, **values)
-        .execution_options(synchronize_session=False))
-    session.commit()
+    """One UPDATE, conditional on the beat it follows: two tabs beating at once count once."""
+    result = conn.execute(_RECORD[last_beat_at is None, lesson_id is not None], {
+        "enrollment_id": enrollment_id, "last": last_beat_at, "credit": credit,
+        "beat_at": now if visible else None, "lesson_id": lesson_id,
+        "position": max(0, int(position or 0))})
     return credit if result.rowcount == 1 else 0
 
 
@@ -57,8 +50,10 @@ def heartbeat(session: Session, enrollment: Enrollment, lesson: Lesson | None, p
     """Record a heartbeat; returns the seconds credited by it (0 when nothing counts)."""
     credit = credit_for(enrollment.last_beat_at, visible, now, enrollment.credited_seconds,
                         enrollment.course.required_minutes * 60)
-    return _record(session, enrollment.id, enrollment.last_beat_at, credit,
-                   lesson.id if lesson else None, position, visible, now)
+    credit = _record(session.connection(), enrollment.id, enrollment.last_beat_at, credit,
+                     lesson.id if lesson else None, position, visible, now)
+    session.commit()
+    return credit
 
 
 # Built once: at hundreds of beats a second, building the statement is a cost of its own.
@@ -76,6 +71,29 @@ _BEAT_QUERY = (
     .where(Enrollment.id == bindparam("enrollment_id"), Expert.user_id == bindparam("user_id"),
            Enrollment.study_start <= bindparam("now"), Enrollment.study_end >= bindparam("now"))
 )
+_TOUCH = (update(UserSession).where(UserSession.id == bindparam("session_id"))
+          .values(last_seen_at=bindparam("now")))
+_END = (update(UserSession)
+        .where(UserSession.id == bindparam("session_id"), UserSession.ended_at.is_(None))
+        .values(ended_at=bindparam("now"), end_reason=bindparam("reason")))
+
+
+def _record_statement(first_beat: bool, with_lesson: bool):
+    """The credit UPDATE, conditional on the beat it follows (two tabs beating at once count
+    once); four shapes, built once each."""
+    same_beat = (Enrollment.last_beat_at.is_(None) if first_beat
+                 else Enrollment.last_beat_at == bindparam("last"))
+    values = {"credited_seconds": Enrollment.credited_seconds + bindparam("credit"),
+              "last_beat_at": bindparam("beat_at")}
+    if with_lesson:
+        values |= {"resume_lesson_id": bindparam("lesson_id"),
+                   "resume_position": bindparam("position")}
+    return (update(Enrollment).where(Enrollment.id == bindparam("enrollment_id"), same_beat)
+            .values(**values))
+
+
+_RECORD = {(first, lesson): _record_statement(first, lesson)
+           for first in (False, True) for lesson in (False, True)}
 
 
 class BeatRefused(Exception):
@@ -87,40 +105,106 @@ class BeatRefused(Exception):
         self.message = message
 
 
-def beat_for_user(session: Session, enrollment_id: int, user_id: int, token: str | None,
+# PostgreSQL only: the same query, checks and UPDATEs as one statement, one round trip
+# instead of two (each costs about as much as the work itself at a thousand beats a second).
+# It restates credit_for and the session checks in SQL; tests hold it to the Python path.
+# FOR UPDATE: a second tab's beat waits and then sees the first one's last_beat_at.
+_BEAT_ONE_STATEMENT = text("""
+WITH beat AS (
+    SELECT enrollment.id AS enrollment_id, enrollment.last_beat_at, enrollment.credited_seconds,
+           course.required_minutes, lesson.id AS lesson_found, user_session.id AS session_id,
+           user_session.created_at, user_session.last_seen_at, ab_user.active,
+           ab_user.must_change_password
+    FROM enrollment
+    JOIN expert ON expert.id = enrollment.expert_id
+    JOIN course ON course.id = enrollment.course_id
+    JOIN ab_user ON ab_user.id = expert.user_id
+    LEFT JOIN user_session ON user_session.user_id = ab_user.id
+         AND user_session.token_hash = :token_hash AND user_session.ended_at IS NULL
+    LEFT JOIN lesson ON lesson.id = :lesson_id AND lesson.course_id = course.id
+    WHERE enrollment.id = :enrollment_id AND expert.user_id = :user_id
+      AND enrollment.study_start <= :now AND enrollment.study_end >= :now
+    FOR UPDATE OF enrollment
+), judged AS (
+    SELECT beat.*,
+           beat.session_id IS NOT NULL AND beat.active
+           AND :now - beat.created_at <= :absolute AND :now - beat.last_seen_at <= :idle
+           AND NOT beat.must_change_password
+           AND (NOT :lesson_given OR beat.lesson_found IS NOT NULL) AS ok,
+           GREATEST(0, LEAST(
+               CASE WHEN :visible AND :now - beat.last_beat_at > interval '0'
+                         AND :now - beat.last_beat_at <= :max_gap
+                    THEN CAST(floor(extract(epoch FROM :now - beat.last_beat_at)) AS INTEGER)
+                    ELSE 0 END,
+               beat.required_minutes * 60 - beat.credited_seconds)) AS credit
+    FROM beat
+), touched AS (
+    UPDATE user_session SET last_seen_at = :now FROM judged
+    WHERE user_session.id = judged.session_id AND judged.ok
+      AND :now - judged.last_seen_at > :touch_every
+), recorded AS (
+    UPDATE enrollment SET credited_seconds = enrollment.credited_seconds + judged.credit,
+           last_beat_at = :beat_at,
+           resume_lesson_id = CASE WHEN :lesson_given THEN :lesson_id
+                                   ELSE enrollment.resume_lesson_id END,
+           resume_position = CASE WHEN :lesson_given THEN :position
+                                  ELSE enrollment.resume_position END
+    FROM judged WHERE enrollment.id = judged.enrollment_id AND judged.ok
+    RETURNING judged.credit
+)
+SELECT judged.last_beat_at, judged.credited_seconds, judged.required_minutes,
+       judged.lesson_found, judged.session_id, judged.created_at, judged.last_seen_at,
+       judged.active, judged.must_change_password, recorded.credit
+FROM judged LEFT JOIN recorded ON true
+""").bindparams(bindparam("lesson_id", type_=Integer), bindparam("beat_at", type_=DateTime),
+                bindparam("now", type_=DateTime), bindparam("position", type_=Integer))
+
+
+def beat_for_user(conn: Connection, enrollment_id: int, user_id: int, token: str | None,
                   lesson_id: int | None, position: float, visible: bool, now: dt.datetime,
                   idle: dt.timedelta = sessions.IDLE_LIMIT,
-                  absolute: dt.timedelta = sessions.ABSOLUTE_LIMIT) -> tuple[int, int] | None:
-    """The heartbeat route's whole work: one query that checks the server-side session
-    (open, within its limits), the account (active, password changed), the ownership rule
-    (the enrolment belongs to this account), the open study window and the lesson's course;
-    then one conditional UPDATE. None when the enrolment is not this account's open one
-    (404); BeatRefused for the session or the password. Returns (seconds, 学习进度 %)."""
+                  absolute: dt.timedelta = sessions.ABSOLUTE_LIMIT,
+                  one_statement: bool = False) -> tuple[int, int] | None:
+    """The heartbeat route's whole work, in Core statements on ``conn`` (the caller commits;
+    on PostgreSQL it is an autocommit connection): one query that checks the server-side
+    session (open, within its limits), the account (active, password changed), the ownership
+    rule (the enrolment belongs to this account), the open study window and the lesson's
+    course; then one conditional UPDATE (and, once a minute, the session's last_seen_at).
+    None when the enrolment is not this account's open one (404); BeatRefused for the
+    session or the password (an expired session is ended first). Returns (seconds, 学习进度 %).
+    ``one_statement`` (PostgreSQL): all of it in _BEAT_ONE_STATEMENT, which writes only when
+    every check below passes; the checks are still made here, on what it read."""
     if not token:
         raise BeatRefused(401, "请重新登录")
-    row = session.execute(_BEAT_QUERY, {
-        "enrollment_id": enrollment_id, "user_id": user_id, "lesson_id": lesson_id or 0,
-        "token_hash": sessions.token_hash(token), "now": now}).first()
+    params = {"enrollment_id": enrollment_id, "user_id": user_id, "lesson_id": lesson_id or 0,
+              "token_hash": sessions.token_hash(token), "now": now}
+    position = max(0, int(position or 0))
+    if one_statement:
+        params |= {"lesson_given": lesson_id is not None, "visible": visible,
+                   "beat_at": now if visible else None, "position": position, "idle": idle,
+                   "absolute": absolute, "touch_every": sessions.TOUCH_EVERY, "max_gap": MAX_GAP}
+        row = conn.execute(_BEAT_ONE_STATEMENT, params).first()
+    else:
+        row = conn.execute(_BEAT_QUERY, params).first()
     if row is None:
         return None
-    last, credited, minutes, lesson_found, session_id, created, seen, active, must_change = row
+    last, credited, minutes, lesson_found, session_id, created, seen, active, must_change = row[:9]
     if session_id is None or not active:
         raise BeatRefused(401, "登录已失效，请重新登录")
     limit = sessions.limit_reached(created, seen, now, idle, absolute)
     if limit is not None:
-        sessions.end(session, token, now, limit[0])
+        conn.execute(_END, {"session_id": session_id, "now": now, "reason": limit[0]})
         raise BeatRefused(401, limit[1])
     if must_change:
         raise BeatRefused(403, "请先修改默认密码")
     if lesson_id is not None and lesson_found is None:
         return None
-    if session.get_bind().dialect.name == "postgresql":
-        # a beat lost in a crash costs 30 s of credit: no need to wait for the WAL flush
-        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-    if now - seen > sessions.TOUCH_EVERY:
-        session.execute(update(UserSession).where(UserSession.id == session_id)
-                        .values(last_seen_at=now).execution_options(synchronize_session=False))
     required = minutes * 60
-    credit = credit_for(last, visible, now, credited, required)
-    credit = _record(session, enrollment_id, last, credit, lesson_id, position, visible, now)
+    if one_statement:
+        credit = row[9] or 0  # written in the same statement
+    else:
+        if now - seen > sessions.TOUCH_EVERY:
+            conn.execute(_TOUCH, {"session_id": session_id, "now": now})
+        credit = credit_for(last, visible, now, credited, required)
+        credit = _record(conn, enrollment_id, last, credit, lesson_id, position, visible, now)
     return credit, min(100, math.floor((credited + credit) * 100 / max(1, required)))

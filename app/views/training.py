@@ -3,14 +3,12 @@ callback; staff screens for rounds, courses, orders and 线下对账."""
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import io
 import json
 import math
 
 import qrcode
 from flask import (
-    Blueprint,
     abort,
     current_app,
     flash,
@@ -18,7 +16,6 @@ from flask import (
     redirect,
     request,
     send_file,
-    session,
     url_for,
 )
 from flask_appbuilder import BaseView, expose
@@ -45,14 +42,13 @@ from app.models import (
     TrainingRound,
     utcnow,
 )
-from app.security import SESSION_TOKEN
 from app.services import exam, payment, study
 from app.services.exam import ExamError
 from app.services.ownership import own_expert
 from app.services.payment import LocalHmacProvider, PaymentError
 from app.services.study import progress_percent
 from app.services.uploads import stored_path
-from app.views import add_menu_view
+from app.views import add_menu_view, heartbeat
 from app.views.base import ExpertScreen, StaffModelView, UploadFieldMixin, file_link, yes_no
 
 PAGE_SIZES = (10, 20, 50)
@@ -455,44 +451,6 @@ class GradingView(BaseView):
         return self.render_template("training/grading.html", waiting=waiting, errors=errors)
 
 
-# The heartbeat is the busiest route (every expert studying, every 30 s): a plain Flask
-# route, outside FAB's permission decorators; the ownership rule is applied inside its one
-# query (an enrolment of this account, in its open window), so anyone else gets 404.
-heartbeat_api = Blueprint("study_api", __name__)
-
-
-@heartbeat_api.post("/training/<int:enrollment_id>/heartbeat")
-def heartbeat(enrollment_id: int):
-    """About every 30 s while a lesson is open: {lesson_id, position, visible}. The account
-    and its server-side session are checked inside the heartbeat's own query (the general
-    guards skip this route), so the account is not loaded separately."""
-    try:
-        user_id = int(session.get("_user_id") or 0)
-    except ValueError:
-        user_id = 0
-    if not user_id:
-        abort(401)
-    data = request.get_json(silent=True) or {}
-    try:
-        lesson_id = int(data["lesson_id"]) if data.get("lesson_id") else None
-        position = float(data.get("position") or 0)
-    except (TypeError, ValueError):
-        abort(400)
-    cfg = current_app.config
-    try:
-        result = study.beat_for_user(
-            db.session, enrollment_id, user_id, session.get(SESSION_TOKEN), lesson_id, position,
-            bool(data.get("visible")), utcnow(),
-            idle=dt.timedelta(minutes=cfg["SESSION_IDLE_MINUTES"]),
-            absolute=dt.timedelta(hours=cfg["SESSION_ABSOLUTE_HOURS"]))
-    except study.BeatRefused as exc:
-        db.session.commit()
-        return jsonify(message=exc.message), exc.status
-    if result is None:
-        abort(404)
-    return jsonify(credited=result[0], progress=result[1])
-
-
 def expert_is_admitted() -> bool:
     """【继续教育】 shows in the menu once the application is approved."""
     if not current_user.is_authenticated:
@@ -502,7 +460,7 @@ def expert_is_admitted() -> bool:
 
 
 def register(appbuilder) -> None:
-    current_app.register_blueprint(heartbeat_api)
+    heartbeat.register(current_app._get_current_object())
     add_menu_view(appbuilder, MyTrainingView, "我的培训", category="继续教育",
                   icon="fa-graduation-cap", menu_cond=expert_is_admitted)
     appbuilder.add_view_no_menu(PaymentCallbackView)
