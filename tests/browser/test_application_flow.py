@@ -27,6 +27,7 @@ def staff_login(page, live_server):
     page.fill("#username", "testreviewer")
     page.fill("#password", STAFF_PASSWORD)
     page.click("button:has-text('登录')")
+    page.wait_for_url(lambda url: "/login" not in url)  # signed in before the next goto
 
 
 def test_wizard_review_return_resubmit_approve(browser, live_server, make_expert, tmp_path):
@@ -148,6 +149,7 @@ def test_wizard_fits_a_phone(phone_page, live_server, make_expert):
     page.fill("#username", account.phone)
     page.fill("#password", account.password)
     page.click("button:has-text('登录')")
+    page.wait_for_url(lambda url: "/login" not in url)
     page.goto(f"{live_server}/application/step/1")
     page.click("#add-educations")
     page.wait_for_url("**/application/step/1#section-educations")

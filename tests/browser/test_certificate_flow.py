@@ -20,7 +20,7 @@ def _login(page, live_server, username, password, kind="expert"):
     page.fill("#username", username)
     page.fill("#password", password)
     page.click("button:has-text('登录')")
-    page.wait_for_load_state()
+    page.wait_for_url(lambda url: "/login" not in url)
 
 
 def test_expert_downloads_and_verifies_then_staff_revoke(page, live_server, app, browser, passed):  # noqa: F811

@@ -55,6 +55,7 @@ def _login(page, live_server, account):
     page.fill("#username", account.username)
     page.fill("#password", account.password)
     page.click("button:has-text('登录')")
+    page.wait_for_url(lambda url: "/login" not in url)
 
 
 def _two_days_later(app, expert_id):
@@ -108,6 +109,7 @@ def test_pay_study_exam_pass(page, live_server, app, round_for, browser):
     staff.fill("#username", "testreviewer")
     staff.fill("#password", STAFF_PASSWORD)
     staff.click("button:has-text('登录')")
+    staff.wait_for_url(lambda url: "/login" not in url)
     staff.goto(f"{live_server}/payments/reconcile/")
     path = f"/tmp/对账单-{account.expert_id}.xlsx"
     with open(path, "wb") as fh:
