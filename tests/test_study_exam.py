@@ -108,9 +108,20 @@ def test_exam_needs_full_progress_then_draws_a_timed_paper(app, course_setup):
         assert [q.kind for q in questions] == ["单选", "单选", "单选", "多选"]
         assert attempt.deadline == T0 + dt.timedelta(minutes=30)
         assert exam.start(db.session, e, T0 + dt.timedelta(minutes=5)).id == attempt.id  # resumes
+        db.session.commit()
+        # the same answer saved at once through another connection (a retry racing the first
+        # save): the upsert takes the row over instead of failing on the unique key
+        from app.models import ExamAnswer
+
+        with db.engine.begin() as other:
+            other.execute(ExamAnswer.__table__.insert().values(
+                attempt_id=attempt.id, question_id=questions[1].id, answer="D", max_points=0))
         for q in questions:
             exam.save_answer(db.session, attempt, q.id, "A" if q.kind == "单选" else "C,A", T0)
         exam.save_answer(db.session, attempt, questions[0].id, "B", T0)  # changed its mind
+        rows = db.session.query(ExamAnswer).filter_by(attempt_id=attempt.id,
+                                                       question_id=questions[1].id).all()
+        assert [r.answer for r in rows] == ["A"]
         db.session.commit()
         assert exam.submit(db.session, attempt, T0 + dt.timedelta(minutes=10)) is True
         assert exam.submit(db.session, attempt, T0 + dt.timedelta(minutes=10)) is False  # double

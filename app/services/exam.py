@@ -97,13 +97,18 @@ def save_answer(session: Session, attempt: ExamAttempt, question_id: int, answer
         raise ExamError("考试已结束，答案未保存")
     if question_id not in json.loads(attempt.question_ids):
         raise ExamError("题目不在本次试卷中")
-    row = session.execute(select(ExamAnswer).where(
-        ExamAnswer.attempt_id == attempt.id, ExamAnswer.question_id == question_id)).scalar_one_or_none()
-    if row is None:
-        session.add(ExamAnswer(attempt_id=attempt.id, question_id=question_id, answer=answer))
+    # One upsert: two saves of the same answer arriving at once (a double click, a retry after
+    # a dropped connection) both land, the later one wins, neither fails on the unique key.
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
     else:
-        row.answer = answer
-    session.flush()
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(ExamAnswer).values(attempt_id=attempt.id, question_id=question_id,
+                                     answer=answer, max_points=0)
+    stmt = stmt.on_conflict_do_update(index_elements=["attempt_id", "question_id"],
+                                      set_={"answer": stmt.excluded.answer}).returning(ExamAnswer)
+    session.scalars(stmt, execution_options={"populate_existing": True}).one()
+    session.expire(attempt, ["answers"])
 
 
 def _scores(rule: PaperRule) -> dict[str, int]:
