@@ -20,10 +20,7 @@ from pathlib import Path
 
 from PIL import Image
 
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))]
+from bench import percentile, prepare_database, save_result
 
 
 def main() -> None:
@@ -32,7 +29,6 @@ def main() -> None:
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-pdf-"))
 
-    from flask_migrate import upgrade
 
     from app import create_app
     from app.extensions import db
@@ -51,8 +47,6 @@ def main() -> None:
     from app.services import uploads
     from app.services.application_pdf import render_application_pdf
     from app.services.experts import prepare_new_expert
-    from app.services.reference import load_reference_data
-    from app.services.roles import sync_roles
     from app.services.validators import make_id_number
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp / 'bench.db'}",
@@ -60,9 +54,7 @@ def main() -> None:
                       "WTF_CSRF_ENABLED": False,
                       "FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
     with app.app_context():
-        upgrade()
-        load_reference_data(db.session, app.config["REFERENCE_DIR"])
-        sync_roles(app.appbuilder)
+        prepare_database(app)
         s = db.session
         first = lambda model: s.query(model).first()  # noqa: E731
         photo = io.BytesIO()
@@ -115,9 +107,7 @@ def main() -> None:
         "min_ms": round(min(times), 1), "pages": pages,
     }
     print(json.dumps(result, ensure_ascii=False, indent=1))
-    out = Path(__file__).resolve().parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "application_pdf.json").write_text(json.dumps(result, ensure_ascii=False, indent=1))
+    save_result("application_pdf", result)
 
 
 if __name__ == "__main__":

@@ -28,12 +28,10 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, insert, select, text
 
+from bench import percentile, prepare_database, save_result
+
 DB = "bench_certificate"
 
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))]
 
 
 def recreate_database() -> str:
@@ -55,7 +53,6 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-cert-"))
     url = recreate_database()
 
-    from flask_migrate import upgrade
 
     from app import create_app
     from app.cli import certificate_settings
@@ -74,8 +71,6 @@ def main() -> None:
     from app.services.accounts import hash_password
     from app.services.audit import SYSTEM
     from app.services.experts import prepare_new_expert
-    from app.services.reference import load_reference_data
-    from app.services.roles import sync_roles
     from app.services.validators import make_id_number
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "UPLOAD_FOLDER": str(tmp / "uploads"),
@@ -84,9 +79,7 @@ def main() -> None:
     result: dict = {"benchmark": "certificate", "experts": args.experts,
                     "processes": args.processes, "database": "postgresql"}
     with app.app_context():
-        upgrade()
-        load_reference_data(db.session, app.config["REFERENCE_DIR"])
-        sync_roles(app.appbuilder)
+        prepare_database(app)
         s = db.session
         now = utcnow()
         rnd = TrainingRound(name="2025年第一批", admission_batches="压测", fee_fen=30000,
@@ -210,9 +203,7 @@ def main() -> None:
         size = sum(len(chunk) for chunk in certs.zip_round(s, rnd, app.config["UPLOAD_FOLDER"]))
         result["zip_s"], result["zip_mb"] = round(time.perf_counter() - t, 1), round(size / 1e6, 1)
     print(json.dumps(result, ensure_ascii=False, indent=1))
-    out = Path(__file__).resolve().parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "certificate.json").write_text(json.dumps(result, ensure_ascii=False, indent=1))
+    save_result("certificate", result)
 
 
 if __name__ == "__main__":

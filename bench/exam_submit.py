@@ -29,6 +29,8 @@ import time
 import urllib.parse
 from pathlib import Path
 
+from bench import prepare_database, save_result
+
 ROOT = Path(__file__).resolve().parent.parent
 PG = "postgresql://postgres@127.0.0.1:5432"
 SECRET = "bench-exam-secret"
@@ -42,7 +44,6 @@ def prepare(url: str, n: int, tmp: Path) -> list[dict]:
         conn.execute(text("DROP DATABASE IF EXISTS bench_exam"))
         conn.execute(text("CREATE DATABASE bench_exam"))
     admin.dispose()
-    from flask_migrate import upgrade
     from flask_wtf.csrf import generate_csrf  # noqa: F401  (the same salt is used below)
     from itsdangerous import URLSafeTimedSerializer
 
@@ -61,17 +62,13 @@ def prepare(url: str, n: int, tmp: Path) -> list[dict]:
     )
     from app.services import exam, sessions
     from app.services.experts import expert_role
-    from app.services.reference import load_reference_data
-    from app.services.roles import sync_roles
     from app.services.validators import make_id_number
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET,
                       "UPLOAD_FOLDER": str(tmp / "uploads")})
     out = []
     with app.app_context():
-        upgrade()
-        load_reference_data(db.session, app.config["REFERENCE_DIR"])
-        sync_roles(app.appbuilder)
+        prepare_database(app)
         s = db.session
         now = utcnow()
         prefecture = s.query(Prefecture).first()
@@ -198,9 +195,7 @@ def main() -> None:
         "attempts_handed_in": handed_in, "attempts_graded": graded, "answers": answers,
     }
     print(json.dumps(summary, ensure_ascii=False, indent=1))
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "exam_submit.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1))
+    save_result("exam_submit", summary)
 
 
 if __name__ == "__main__":

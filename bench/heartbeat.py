@@ -28,6 +28,8 @@ import time
 import urllib.parse
 from pathlib import Path
 
+from bench import prepare_database, save_result
+
 ROOT = Path(__file__).resolve().parent.parent
 PG = "postgresql://postgres@127.0.0.1:5432"
 PASSWORD = "Bench2025pass"
@@ -55,22 +57,17 @@ def prepare(url: str, tmp: Path, experts: int) -> list[tuple[str, int]]:
         conn.execute(text("CREATE DATABASE bench_heartbeat"))
     admin.dispose()
     os.environ["DATABASE_URL"] = url
-    from flask_migrate import upgrade
 
     from app import create_app
     from app.extensions import db
     from app.models import Course, Enrollment, Expert, Lesson, Prefecture, TrainingRound, utcnow
     from app.services.accounts import hash_password
     from app.services.experts import prepare_new_expert
-    from app.services.reference import load_reference_data
-    from app.services.roles import sync_roles
     from app.services.validators import make_id_number
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "UPLOAD_FOLDER": str(tmp / "uploads")})
     with app.app_context():
-        upgrade()
-        load_reference_data(db.session, app.config["REFERENCE_DIR"])
-        sync_roles(app.appbuilder)
+        prepare_database(app)
         now = utcnow()
         rnd = TrainingRound(name="压测批次", enroll_start=now, enroll_end=now, fee_fen=0,
                             admission_batches="无", active=False)
@@ -297,9 +294,7 @@ def main() -> None:
     summary = {k: {kk: vv for kk, vv in v.items() if kk != "raw"} for k, v in results.items()}
     summary["settings"] = vars(args) | {"nproc": os.cpu_count()}
     print(json.dumps(summary, ensure_ascii=False, indent=1))
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "heartbeat.json").write_text(json.dumps(results, ensure_ascii=False, indent=1))
+    save_result("heartbeat", results)
 
 
 if __name__ == "__main__":
