@@ -17,20 +17,9 @@ def _print_accounts(accounts: list[dict[str, str]]) -> None:
         click.echo(f"  {a['role']:<12} 账号：{a['login']:<28} 密码：{a['password']}  {a['note']}")
 
 
-def certificate_settings(cfg, base_url: str | None = None):
-    """The certificate's issuer, seal and verification address from the configuration."""
-    from app.services.certificate import RenderSettings
-
-    base = base_url or cfg.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8080"
-    return RenderSettings(issuer=cfg["CERTIFICATE_ISSUER"], seal_image=cfg["CERTIFICATE_SEAL_IMAGE"],
-                          base_url=base)
-
-
 def _demo_certificate() -> None:
     """The demo expert who passed 2025年第一批 gets the certificate 【专家证书】 shows."""
-    import datetime as dt
-
-    from app.models import TrainingRound, utcnow
+    from app.models import TrainingRound, beijing_today, utcnow
     from app.services import certificate
     from app.services.audit import Actor
     from app.services.demo import DEMO_ROUND, create_demo_training
@@ -42,8 +31,8 @@ def _demo_certificate() -> None:
     rnd = db.session.query(TrainingRound).filter_by(name=DEMO_ROUND).one()
     cfg = current_app.config
     cert, _ = certificate.issue(
-        db.session, expert, rnd, settings=certificate_settings(cfg), upload_dir=cfg["UPLOAD_FOLDER"],
-        actor=Actor(None, "系统（命令行）"), today=(now + dt.timedelta(hours=8)).date(), now=now,
+        db.session, expert, rnd, settings=certificate.settings_from(cfg), upload_dir=cfg["UPLOAD_FOLDER"],
+        actor=Actor(None, "系统（命令行）"), today=beijing_today(), now=now,
         minutes_per_hour=cfg["CERTIFICATE_MINUTES_PER_HOUR"])
     db.session.commit()
     click.echo(f"演示证书：{expert.name} {cert.number}")
@@ -124,11 +113,10 @@ def register_cli(app: Flask) -> None:
     @with_appcontext
     def certificate_batch_command(batch_id, round_name, base_url, processes):
         """Run a 整批发放 batch (started from the staff page, or --round NAME)."""
-        import datetime as dt
 
         from sqlalchemy import select
 
-        from app.models import TrainingRound, utcnow
+        from app.models import TrainingRound, beijing_today, utcnow
         from app.services import certificate
         from app.services.audit import Actor
 
@@ -144,10 +132,10 @@ def register_cli(app: Flask) -> None:
             batch_id = batch.id
         if batch_id is None:
             raise click.ClickException("请给出发放批次号或 --round 培训批次名称")
-        settings = certificate_settings(cfg, base_url)
+        settings = certificate.settings_from(cfg, base_url)
         result = certificate.run_batch(
             db.session, batch_id, settings=settings, upload_dir=cfg["UPLOAD_FOLDER"],
-            today=(utcnow() + dt.timedelta(hours=8)).date(),
+            today=beijing_today(),
             processes=processes or cfg["CERTIFICATE_BATCH_PROCESSES"],
             minutes_per_hour=cfg["CERTIFICATE_MINUTES_PER_HOUR"])
         click.echo(f"发放批次 {batch_id}：新发 {result.issued} 张，已有跳过 {result.skipped}，"

@@ -20,7 +20,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 from app.extensions import db
-from app.models import utcnow
+from app.models import local_time, utcnow
 from app.services import sessions
 
 # Endpoints an account that must change its password may still reach.
@@ -37,11 +37,6 @@ PASSWORD_CHANGE_ALLOWED = {
 STATIC_ENDPOINTS = {"static", "appbuilder.static", "favicon"}
 # Routes that check the server-side session and the password themselves, in one query.
 SELF_CHECKING = {"study_api.heartbeat"}
-
-
-def local_time(t: dt.datetime | None) -> str:
-    """A stored UTC time as 北京时间 (UTC+8), the way the manual's screens show times."""
-    return (t + dt.timedelta(hours=8)).strftime("%Y-%m-%d %H:%M:%S") if t else ""
 
 
 def csp_nonce() -> str:
@@ -89,7 +84,6 @@ def register_guards(app: Flask) -> None:
     from app.services.study import progress_percent
 
     app.jinja_env.filters["progress"] = progress_percent
-    # Times are kept in UTC and shown in 北京时间 (UTC+8), as the manual's screens show them.
     app.jinja_env.filters["local_time"] = local_time
 
     @app.before_request

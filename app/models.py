@@ -34,6 +34,18 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+# Times are stored in UTC and shown in 北京时间 (UTC+8), as the manual's screens show them.
+BEIJING = dt.timedelta(hours=8)
+
+
+def beijing_today() -> dt.date:
+    return (utcnow() + BEIJING).date()
+
+
+def local_time(t: dt.datetime | None) -> str:
+    return (t + BEIJING).strftime("%Y-%m-%d %H:%M:%S") if t else ""
+
+
 class ExpertStatus(enum.StrEnum):
     DRAFT = "草稿"
     PENDING = "待审核"

@@ -55,7 +55,6 @@ def main() -> None:
 
 
     from app import create_app
-    from app.cli import certificate_settings
     from app.extensions import db
     from app.models import (
         Certificate,
@@ -118,7 +117,7 @@ def main() -> None:
         s.commit()
         result["setup_s"] = round(time.perf_counter() - t0, 1)
         round_id, first_id = rnd.id, first.id
-        settings = certificate_settings(app.config, "https://expert.example.gov.cn")
+        settings = certs.settings_from(app.config, "https://expert.example.gov.cn")
 
         # 1. first render, one by one (the expert's first visit to 专家证书)
         times = []

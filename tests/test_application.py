@@ -434,3 +434,6 @@ def test_continuing_education_menu_only_after_admission(app, make_expert):
     admitted = app.test_client()
     login_expert(admitted, make_expert("菜单入库", status=ExpertStatus.ADMITTED))
     assert "我的培训" in page_text(admitted.get("/expert/"))
+    # the manual's path: 【继续教育】→【培训考试】→【我的培训】
+    html = admitted.get("/expert/").get_data(True)
+    assert re.search(r'dropdown-header">培训考试</li>\s*<li>\s*<a[^>]*href="/training/"', html)

@@ -64,9 +64,9 @@ def passed(app, make_expert):
 def _settings(base="http://cert.test"):
     from flask import current_app
 
-    from app.cli import certificate_settings
+    from app.services.certificate import settings_from
 
-    return certificate_settings(current_app.config, base)
+    return settings_from(current_app.config, base)
 
 
 def _issue(app, account, round_id=None):

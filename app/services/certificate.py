@@ -31,6 +31,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from sqlalchemy import select, update
@@ -201,6 +202,14 @@ class RenderSettings:
     issuer: str
     seal_image: str | None
     base_url: str  # where the QR code's verification page lives
+
+
+def settings_from(cfg: Any, base_url: str | None = None) -> RenderSettings:
+    """Issuer, seal and the QR code's address from the configuration; ``base_url`` given
+    explicitly (the CLI's --base-url) wins, then PUBLIC_BASE_URL, then the local server."""
+    base = base_url or cfg.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8080"
+    return RenderSettings(issuer=cfg["CERTIFICATE_ISSUER"], seal_image=cfg["CERTIFICATE_SEAL_IMAGE"],
+                          base_url=base)
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,11 @@ class TransitionError(Exception):
         self.message = message
 
 
+def is_admitted(expert: Expert | None) -> bool:
+    """已入库: 【继续教育】 and 【专家证书】 are open to the expert."""
+    return expert is not None and expert.status == S.ADMITTED.value
+
+
 def allowed_actions(status: str, actor_kind: str) -> list[str]:
     return [
         name for name, t in TRANSITIONS.items()

@@ -23,12 +23,19 @@ from openpyxl import load_workbook
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.models import Course, Enrollment, Expert, ExpertStatus, PaymentOrder, TrainingRound
+from app.models import (
+    BEIJING,
+    Course,
+    Enrollment,
+    Expert,
+    ExpertStatus,
+    PaymentOrder,
+    TrainingRound,
+)
 
 UNPAID, PAID = "待支付", "已支付"
 FEE, MAKEUP_FEE = "培训费", "补学费"
 MAX_NOTIFICATION_AGE = dt.timedelta(minutes=5)
-BEIJING = dt.timedelta(hours=8)  # times are stored in UTC and shown in 北京时间
 
 
 class PaymentError(Exception):
@@ -120,12 +127,17 @@ def new_order_no(now: dt.datetime) -> str:
     return f"PX{now:%Y%m%d%H%M%S}{secrets.token_hex(3).upper()}"
 
 
+def needs_payment(enrollment: Enrollment) -> bool:
+    """【缴费】 is offered: the fee (or the 补学 fee) of this row is not paid yet."""
+    return enrollment.paid_at is None
+
+
 def open_order(session: Session, enrollment: Enrollment, now: dt.datetime) -> PaymentOrder:
     """【缴费】: the enrolment's open order, or a new one (training fee, or 补学 fee)."""
     expert = enrollment.expert
     if not expert.expert_no:
         raise PaymentError("审核通过（已入库）后才能缴费")
-    if enrollment.paid_at is not None:
+    if not needs_payment(enrollment):
         raise PaymentError("已缴费，无需重复缴费")
     rnd = enrollment.course.round
     if not (rnd.enroll_start <= now <= rnd.enroll_end):

@@ -33,8 +33,9 @@ def data_only_fetcher(files: Iterable[str | Path] = ()) -> URLFetcher:
     return URLFetcher(allowed_protocols={"data"}, timeout=2)
 
 
-def qr_data_uri(text: str) -> str:
-    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=6, border=2)
+def qr_data_uri(text: str, box_size: int = 6) -> str:
+    """A QR code as a PNG data: URI (for PDFs, and for pages: nothing is fetched)."""
+    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=box_size, border=2)
     qr.add_data(text)
     qr.make(fit=True)
     out = io.BytesIO()

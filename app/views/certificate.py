@@ -3,7 +3,6 @@ opens, and the staff screens: 证书列表 (撤销, 补发), 整批发放 with a
 and a round's certificates as one zip."""
 from __future__ import annotations
 
-import datetime as dt
 import os
 import subprocess
 import sys
@@ -17,7 +16,6 @@ from flask import (
     jsonify,
     redirect,
     request,
-    send_file,
     stream_with_context,
     url_for,
 )
@@ -28,40 +26,28 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.audit_hooks import current_actor
-from app.cli import certificate_settings
 from app.extensions import db
-from app.models import Certificate, CertificateBatch, ExpertStatus, TrainingRound, utcnow
+from app.models import Certificate, CertificateBatch, TrainingRound, beijing_today, utcnow
 from app.services import audit
 from app.services import certificate as certs
 from app.services.audit import Action
 from app.services.certificate import CertificateError
-from app.services.uploads import stored_path
+from app.services.expert_status import is_admitted
 from app.views import add_menu_view
 from app.views.base import ExpertScreen, StaffModelView, file_link
+from app.views.files import send_stored
 from app.views.training import expert_is_admitted
-
-BEIJING = dt.timedelta(hours=8)
-
-
-def beijing_today() -> dt.date:
-    return (utcnow() + BEIJING).date()
 
 
 def render_settings(base_url: str | None = None) -> certs.RenderSettings:
     """Issuer, seal and the QR code's address (PUBLIC_BASE_URL, else this request's host)."""
-    return certificate_settings(current_app.config, base_url or request.host_url)
+    cfg = current_app.config
+    return certs.settings_from(cfg, base_url or cfg.get("PUBLIC_BASE_URL") or request.host_url)
 
 
 def _send_kept(kept: certs.KeptFile, inline: bool = False):
     """Only a file send: the certificate was rendered when issued."""
-    path = stored_path(current_app.config["UPLOAD_FOLDER"], kept.stored_name)
-    if not path.is_file():
-        abort(404)
-    resp = send_file(path, mimetype=kept.content_type, as_attachment=not inline,
-                     download_name=kept.download_name, max_age=0, etag=False)
-    resp.headers["X-Content-Type-Options"] = "nosniff"
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
+    return send_stored(kept.stored_name, kept.content_type, kept.download_name, inline=inline)
 
 
 class MyCertificateView(ExpertScreen):
@@ -75,7 +61,7 @@ class MyCertificateView(ExpertScreen):
     @has_access
     def index(self):
         expert = self._expert()
-        if expert.status == ExpertStatus.ADMITTED.value:
+        if is_admitted(expert):
             cfg = current_app.config
             try:
                 issued = certs.issue_due(

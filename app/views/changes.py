@@ -14,13 +14,13 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.extensions import db
-from app.guards import local_time
 from app.models import (
     ChangeStatus,
     Prefecture,
     ProfileChange,
     StoredFile,
     TransferRequest,
+    local_time,
     utcnow,
 )
 from app.services import profile, transfer

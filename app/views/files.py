@@ -24,19 +24,25 @@ class FileView(BaseView):
         stored = db.session.get(StoredFile, file_id)
         if stored is None or not can_read_file(current_user, stored):
             abort(404)
-        path = stored_path(current_app.config["UPLOAD_FOLDER"], stored.stored_name)
-        if not path.is_file():
-            abort(404)
         # Staff may view images and PDFs inside the review page; everyone else downloads.
         inline = request.args.get("inline") == "1" and is_staff(current_user)
-        resp = send_file(path, mimetype=stored.content_type, as_attachment=not inline,
-                         download_name=stored.original_name, max_age=0)
-        if inline:
-            resp.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'self'"
-            resp.headers["X-Frame-Options"] = "SAMEORIGIN"
-        resp.headers["X-Content-Type-Options"] = "nosniff"
-        resp.headers["Cache-Control"] = "no-store"
-        return resp
+        return send_stored(stored.stored_name, stored.content_type, stored.original_name,
+                           inline=inline)
+
+
+def send_stored(stored_name: str, content_type: str, download_name: str | None = None, *,
+                inline: bool = False, conditional: bool = False):
+    """A kept file from UPLOAD_FOLDER (404 when it is gone), as an attachment, or inline in a
+    frame of our own pages only. nosniff and no-store come with every answer (app.guards)."""
+    path = stored_path(current_app.config["UPLOAD_FOLDER"], stored_name)
+    if not path.is_file():
+        abort(404)
+    resp = send_file(path, mimetype=content_type, as_attachment=not inline,
+                     download_name=download_name, max_age=0, conditional=conditional)
+    if inline:
+        resp.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'self'"
+        resp.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return resp
 
 
 def register(appbuilder) -> None:

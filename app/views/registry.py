@@ -29,7 +29,6 @@ from app.models import (
     EvaluationExperience,
     Expert,
     Expertise,
-    ExpertStatus,
     ImportBatch,
     PoliticalStatus,
     Prefecture,
@@ -42,9 +41,10 @@ from app.models import (
     TrainingRecord,
     WorkExperience,
 )
-from app.services import audit
+from app.services import audit, profile
 from app.services import experts as expert_service
 from app.services.audit import Action
+from app.services.expert_status import is_admitted
 from app.services.export import EXPORT_MIME, export_experts
 from app.services.importer import IMPORT_COLUMNS, import_experts, template_workbook
 from app.services.ownership import can_read_expert
@@ -532,7 +532,8 @@ class MyProfileView(ExpertScreen):
         if expert is None or not can_read_expert(current_user, expert):
             abort(404)
         return self.render_template("registry/my_profile.html", expert=expert,
-                                    statuses=ExpertStatus)
+                                    admitted=is_admitted(expert),
+                                    can_modify=profile.can_modify(expert))
 
 
 def register(appbuilder) -> None:

@@ -2,12 +2,9 @@
 callback; staff screens for rounds, courses, orders and 线下对账."""
 from __future__ import annotations
 
-import base64
-import io
 import json
 import math
 
-import qrcode
 from flask import (
     abort,
     current_app,
@@ -15,7 +12,6 @@ from flask import (
     jsonify,
     redirect,
     request,
-    send_file,
     url_for,
 )
 from flask_appbuilder import BaseView, expose
@@ -34,7 +30,6 @@ from app.models import (
     Enrollment,
     ExamAnswer,
     ExamAttempt,
-    ExpertStatus,
     Lesson,
     PaperRule,
     PaymentOrder,
@@ -44,12 +39,14 @@ from app.models import (
 )
 from app.services import exam, payment, study
 from app.services.exam import ExamError
+from app.services.expert_status import is_admitted
 from app.services.ownership import own_expert
 from app.services.payment import LocalHmacProvider, PaymentError
+from app.services.pdf import qr_data_uri
 from app.services.study import progress_percent
-from app.services.uploads import stored_path
 from app.views import add_menu_view, heartbeat
 from app.views.base import ExpertScreen, StaffModelView, UploadFieldMixin, file_link, yes_no
+from app.views.files import send_stored
 
 PAGE_SIZES = (10, 20, 50)
 
@@ -62,18 +59,13 @@ def provider() -> payment.PaymentProvider:
     raise RuntimeError(f"unknown PAYMENT_PROVIDER {cfg['PAYMENT_PROVIDER']}")
 
 
-def qr_png_data_uri(text: str) -> str:
-    out = io.BytesIO()
-    qrcode.make(text, box_size=8, border=2).save(out, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
-
-
 class MyTrainingView(ExpertScreen):
     """我的培训: the manual's columns, search by 课程名称, 共 N 条 / 10 条/页 / 前往."""
 
     route_base = "/training"
     class_permission_name = "ContinuingEducation"
     default_view = "index"
+    menu_group = "培训考试"  # the menu reads 【继续教育】→【培训考试】→【我的培训】, as the manual
 
     def _own_enrollment(self, enrollment_id: int) -> Enrollment:
         expert = self._expert()
@@ -86,7 +78,7 @@ class MyTrainingView(ExpertScreen):
     @has_access
     def index(self):
         expert = self._expert()
-        if expert.status != ExpertStatus.ADMITTED.value:
+        if not is_admitted(expert):
             flash("审核通过（已入库）后即可进入【继续教育】", "warning")
             return redirect(url_for("MyProfileView.profile"))
         payment.ensure_enrollments(db.session, expert, utcnow())
@@ -112,7 +104,7 @@ class MyTrainingView(ExpertScreen):
             "training/my_training.html", expert=expert, rows=rows, total=total, page=page,
             pages=pages, size=size, sizes=PAGE_SIZES, name=name, first=(page - 1) * size,
             gate=lambda e: payment.study_gate(e, now),
-            needs_payment=lambda e: e.paid_at is None)
+            needs_payment=payment.needs_payment)
 
     @expose("/<int:enrollment_id>/pay")
     @has_access
@@ -127,7 +119,7 @@ class MyTrainingView(ExpertScreen):
         db.session.commit()
         url = provider().payment_url(order)
         return self.render_template("training/pay.html", order=order, enrollment=enrollment,
-                                    qr=qr_png_data_uri(url), pay_url=url)
+                                    qr=qr_data_uri(url, box_size=8), pay_url=url)
 
     def _open_enrollment(self, enrollment_id: int) -> Enrollment:
         """The expert's own enrolment, and only while 学习 is open."""
@@ -162,14 +154,8 @@ class MyTrainingView(ExpertScreen):
         lesson = db.session.get(Lesson, lesson_id)
         if lesson is None or lesson.course_id != enrollment.course_id or lesson.file is None:
             abort(404)
-        path = stored_path(current_app.config["UPLOAD_FOLDER"], lesson.file.stored_name)
-        if not path.is_file():
-            abort(404)
-        resp = send_file(path, mimetype=lesson.file.content_type, conditional=True, max_age=0)
-        resp.headers["X-Content-Type-Options"] = "nosniff"
-        resp.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'self'"
-        resp.headers["X-Frame-Options"] = "SAMEORIGIN"
-        return resp
+        return send_stored(lesson.file.stored_name, lesson.file.content_type, inline=True,
+                           conditional=True)
 
     @expose("/<int:enrollment_id>/exam")
     @has_access
@@ -455,8 +441,7 @@ def expert_is_admitted() -> bool:
     """【继续教育】 shows in the menu once the application is approved."""
     if not current_user.is_authenticated:
         return False
-    expert = own_expert(db.session, current_user)
-    return expert is not None and expert.status == ExpertStatus.ADMITTED.value
+    return is_admitted(own_expert(db.session, current_user))
 
 
 def register(appbuilder) -> None:
