@@ -160,6 +160,42 @@ def test_pdf_text_fonts_png_size_and_qr(app, passed):
     assert codes == [f"http://cert.test/certificates/verify/{cert['number']}"]
 
 
+def test_png_palette_is_reused_and_true_to_the_pdf():
+    """The PNG is a palette image; the second certificate under the same seal reuses the
+    first one's palette, and still matches a full-colour drawing of its own PDF closely (no
+    colour of the design lost) and its QR code still reads."""
+    import pypdfium2 as pdfium
+    from PIL import Image, ImageChops, ImageStat
+    from pyzbar.pyzbar import decode
+
+    from app.services import certificate as certs
+
+    settings = certs.RenderSettings(issuer="新疆维吾尔自治区住房和城乡建设厅",
+                                    seal_image=str(certs.ASSETS / "seal.jpg"),
+                                    base_url="http://palette.test")
+    key = ("test-palette", settings)
+    texts = [certs.CertificateText(certs.new_number(dt.date(2025, 6, 3)), name, "XJ2025000001",
+                                   "6501**********1234", "2025年第一期", 3, dt.date(2025, 6, 3))
+             for name in ("阿依古丽·买买提", "张三")]
+    certs._renderer().palettes.pop(key, None)
+    first = Image.open(io.BytesIO(certs.pdf_to_png(certs.render_pdf(texts[0], settings),
+                                                   palette_key=key)))
+    assert key in certs._renderer().palettes
+    pdf = certs.render_pdf(texts[1], settings)
+    second = Image.open(io.BytesIO(certs.pdf_to_png(pdf, palette_key=key)))
+    assert first.mode == second.mode == "P"
+    assert first.getpalette() == second.getpalette()
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        full = doc[0].render(scale=certs.PNG_DPI / 72).to_pil()
+    finally:
+        doc.close()
+    difference = ImageStat.Stat(ImageChops.difference(full, second.convert("RGB")))
+    assert max(difference.mean) < 2.0, difference.mean  # of 255, averaged over the page
+    assert [c.data.decode() for c in decode(second)] == [
+        f"http://palette.test/certificates/verify/{texts[1].number}"]
+
+
 def test_verify_page_states(app, passed, client):
     from app.extensions import db
     from app.models import Certificate
