@@ -29,6 +29,7 @@ from flask_appbuilder.utils.base import get_safe_redirect
 from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
@@ -172,6 +173,14 @@ class LoginView(AuthDBView):
 class ExpertSecurityManager(SecurityManager):
     user_model = AppUser
     authdbview = LoginView
+
+    def get_user_by_id(self, pk):
+        """The signed-in account with its roles and groups in one query (Flask-Login loads
+        it on every request; lazily, the roles and the groups cost a query each)."""
+        return self.session.execute(
+            select(AppUser).where(AppUser.id == pk)
+            .options(joinedload(AppUser.roles), joinedload(AppUser.groups))
+        ).unique().scalar_one_or_none()
 
     def exist_permission_on_roles(self, view_name, permission_name, role_ids) -> bool:
         """FAB asks the database once per menu item and button (30+ queries a page);

@@ -324,6 +324,149 @@ def test_another_experts_certificate_is_404_on_every_expert_route(app, passed):
     assert mine.get(f"/certificates/{cert['id']}/pdf").status_code == 200
 
 
+def _counting_own_file(monkeypatch) -> list:
+    """Calls of the app's own download path (MyCertificateView → certs.own_file)."""
+    from app.services import certificate as certs
+
+    calls: list = []
+    real = certs.own_file
+
+    def counted(*args, **kwargs):
+        calls.append(args[1:])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(certs, "own_file", counted)
+    return calls
+
+
+def _comparable(resp) -> dict:
+    import re
+
+    headers = {k: re.sub(r"'nonce-[^']+'", "'nonce'", v) for k, v in resp.headers.items()
+               if k not in ("Date", "Expires")}  # the clock, a second apart at most
+    return {"status": resp.status_code, "headers": headers, "body": resp.data}
+
+
+def test_download_front_answers_as_the_app_does(app, passed, monkeypatch):
+    """The front answers an owner's download in one statement, with the same status,
+    headers and bytes as MyCertificateView (reached here through a query string, which the
+    front leaves to the app)."""
+    account = passed("前置下载")
+    cert = _issue(app, account)
+    calls = _counting_own_file(monkeypatch)
+    client = app.test_client()
+    login_expert(client, account)
+    for kind in ("image", "pdf"):
+        by_app = client.get(f"/certificates/{cert['id']}/{kind}?via=app")
+        assert len(calls) == 1 and by_app.status_code == 200
+        by_front = client.get(f"/certificates/{cert['id']}/{kind}")
+        assert len(calls) == 1, "the front should have answered"
+        assert _comparable(by_front) == _comparable(by_app)
+        assert by_front.data == _read(app, cert["png" if kind == "image" else "pdf"])
+        calls.clear()
+
+
+def test_download_front_leaves_every_doubt_to_the_app(app, passed, monkeypatch):
+    """Each thing the app checks before a download, made false in turn: the front's
+    statement then finds nothing (and the app gives its own answer)."""
+    from sqlalchemy import delete, update
+
+    from app.extensions import db
+    from app.front import run_statement
+    from app.models import AppUser, Certificate, UserSession
+    from app.security import SESSION_TOKEN
+    from app.services import certificate as certs
+    from app.services import sessions
+    from app.services.audit import SYSTEM
+
+    owner = passed("前置主人")
+    cert = _issue(app, owner)
+    other = passed("前置他人")
+    other_cert = _issue(app, other)
+    client = app.test_client()
+    login_expert(client, owner)
+    with client.session_transaction() as cookie_session:
+        token = cookie_session[SESSION_TOKEN]
+    now = utcnow()
+
+    def found(cert_id=cert["id"], user_id=owner.user_id, tok=token, which="pdf",
+              permission="can_pdf"):
+        return run_statement(app, lambda conn, _: certs.own_file_for_session(
+            conn, cert_id, user_id, tok, which, now, permission=permission,
+            view_name="MyCertificate"))
+
+    def change(*statements):
+        with app.app_context():
+            for statement in statements:
+                db.session.execute(statement)
+            db.session.commit()
+
+    mine = UserSession.user_id == owner.user_id
+    assert found() is not None and found(which="png", permission="can_image") is not None
+    assert found(cert_id=other_cert["id"]) is None  # another expert's certificate
+    assert found(user_id=other.user_id) is None  # another account with this session token
+    assert found(tok="not-the-token") is None
+    assert found(permission="can_delete") is None  # a permission no role of hers holds
+    for broken, mend in (
+        (update(UserSession).where(mine).values(last_seen_at=now - dt.timedelta(minutes=2)),
+         update(UserSession).where(mine).values(last_seen_at=now)),  # the app would touch it
+        (update(UserSession).where(mine).values(created_at=now - dt.timedelta(hours=13)),
+         update(UserSession).where(mine).values(created_at=now)),
+        (update(UserSession).where(mine).values(ended_at=now),
+         update(UserSession).where(mine).values(ended_at=None)),
+        (update(AppUser).where(AppUser.id == owner.user_id).values(active=False),
+         update(AppUser).where(AppUser.id == owner.user_id).values(active=True)),
+        (update(AppUser).where(AppUser.id == owner.user_id).values(must_change_password=True),
+         update(AppUser).where(AppUser.id == owner.user_id).values(must_change_password=False)),
+    ):
+        change(broken)
+        assert found() is None, broken
+        change(mend)
+        assert found() is not None, mend
+    from flask_appbuilder.security.sqla.models import assoc_user_role
+
+    with app.app_context():
+        roles = db.session.execute(assoc_user_role.select().where(
+            assoc_user_role.c.user_id == owner.user_id)).all()
+    change(delete(assoc_user_role).where(assoc_user_role.c.user_id == owner.user_id))
+    assert found() is None  # no role at all
+    change(*(assoc_user_role.insert().values(id=r.id, user_id=r.user_id, role_id=r.role_id)
+             for r in roles))
+    assert found() is not None
+    with app.app_context():
+        certs.revoke(db.session, db.session.get(Certificate, cert["id"]), "测试撤销", actor=SYSTEM,
+                     now=now)
+        db.session.commit()
+    assert found() is None
+    # through HTTP: revoked, the app answers 404 itself
+    calls = _counting_own_file(monkeypatch)
+    assert client.get(f"/certificates/{cert['id']}/pdf").status_code == 404 and len(calls) == 1
+    assert sessions.TOUCH_EVERY < dt.timedelta(minutes=2)
+
+
+def test_a_stale_session_goes_through_the_app_once(app, passed, monkeypatch):
+    """Last seen over a minute ago: the app answers (and notes the session as seen), so
+    the next download is the front's."""
+    from sqlalchemy import update
+
+    from app.extensions import db
+    from app.models import UserSession
+
+    account = passed("前置久候")
+    cert = _issue(app, account)
+    client = app.test_client()
+    login_expert(client, account)
+    with app.app_context():
+        db.session.execute(update(UserSession).where(UserSession.user_id == account.user_id)
+                           .values(last_seen_at=utcnow() - dt.timedelta(minutes=5)))
+        db.session.commit()
+    calls = _counting_own_file(monkeypatch)
+    assert client.get(f"/certificates/{cert['id']}/pdf").status_code == 200
+    assert len(calls) == 1
+    assert client.get(f"/certificates/{cert['id']}/pdf").status_code == 200
+    assert len(calls) == 1
+
+
 # ---------------------------------------------------------------- staff
 
 

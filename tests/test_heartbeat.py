@@ -144,8 +144,8 @@ def _scenarios():
 
 def _run(app, ids, user_id, scenario, one_statement):
     from app.extensions import db
+    from app.front import DriverConnection
     from app.models import AppUser, Enrollment, UserSession
-    from app.views.heartbeat import DriverConnection
 
     token = secrets.token_urlsafe(16)
     with app.app_context():
@@ -217,10 +217,10 @@ def test_one_statement_keeps_the_python_rules(app, course_setup, make_expert):  
 
 
 def test_memo_stays_bounded(monkeypatch):
-    from app.views import heartbeat
+    from app import front
 
-    monkeypatch.setattr(heartbeat, "MEMO_SIZE", 3)
+    monkeypatch.setattr(front, "MEMO_SIZE", 3)
     memo: dict = {}
     for i in range(10):
-        heartbeat._remember(memo, str(i), i)
+        front.remember(memo, str(i), i)
     assert memo == {"7": 7, "8": 8, "9": 9}

@@ -35,11 +35,12 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.models import (
+    AppUser,
     Certificate,
     CertificateBatch,
     CertificateStatus,
@@ -49,11 +50,13 @@ from app.models import (
     PaymentOrder,
     StoredFile,
     TrainingRound,
+    UserSession,
     utcnow,
 )
-from app.services import audit, uploads
+from app.services import audit, sessions, uploads
 from app.services.audit import Action, Actor
 from app.services.masking import mask_id_number, mask_name
+from app.services.roles import role_grants
 
 PASSED = "合格"
 PAID = "已支付"
@@ -513,6 +516,39 @@ def own_file(session: Session, cert_id: int, user_id: int, which: str) -> KeptFi
         .join(Expert, Expert.id == Certificate.expert_id)
         .where(Certificate.id == cert_id, Expert.user_id == user_id,
                Certificate.status == VALID)).first()
+    return KeptFile(*row) if row else None
+
+
+def _own_file_for_session(which: str):
+    column = Certificate.pdf_file_id if which == "pdf" else Certificate.png_file_id
+    return (
+        select(StoredFile.stored_name, StoredFile.content_type, StoredFile.original_name)
+        .select_from(Certificate)
+        .join(StoredFile, StoredFile.id == column)
+        .join(Expert, Expert.id == Certificate.expert_id)
+        .join(AppUser, AppUser.id == Expert.user_id)
+        .join(UserSession, sessions.fresh_clause(AppUser.id))
+        .where(Certificate.id == bindparam("cert_id"), Certificate.status == VALID,
+               AppUser.id == bindparam("user_id"), AppUser.active.is_(True),
+               AppUser.must_change_password.is_not(True),
+               role_grants(AppUser.id, bindparam("permission"), bindparam("view_name"))))
+
+
+# built once: the fronts' driver connection compiles each statement object once
+_OWN_FILE_FOR_SESSION = {which: _own_file_for_session(which) for which in ("pdf", "png")}
+
+
+def own_file_for_session(conn: Any, cert_id: int, user_id: int, token: str, which: str,
+                         now: dt.datetime, *, permission: str, view_name: str,
+                         idle: dt.timedelta = sessions.IDLE_LIMIT,
+                         absolute: dt.timedelta = sessions.ABSOLUTE_LIMIT) -> KeptFile | None:
+    """``own_file`` and everything the app checks before it, in one statement, for the
+    download front: the server-side session (open, within its limits, seen within the
+    last minute), the account (active, password changed), the permission of one of its
+    roles, and the ownership rule. None when any of them says no: the app then decides."""
+    params = {"cert_id": cert_id, "user_id": user_id, "permission": permission,
+              "view_name": view_name, **sessions.fresh_params(token, now, idle, absolute)}
+    row = conn.execute(_OWN_FILE_FOR_SESSION[which], params).first()
     return KeptFile(*row) if row else None
 
 

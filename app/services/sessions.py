@@ -7,7 +7,7 @@ import datetime as dt
 import hashlib
 import secrets
 
-from sqlalchemy import select, update
+from sqlalchemy import DateTime, and_, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from app.models import UserSession
@@ -34,6 +34,22 @@ def limit_reached(created_at: dt.datetime, last_seen_at: dt.datetime, now: dt.da
     if now - last_seen_at > idle:
         return "闲置超时", "30分钟未操作，请重新登录"
     return None
+
+
+def fresh_clause(user_id_column):
+    """SQL, stricter than ``check``: this account's session is open, within its limits and
+    seen within TOUCH_EVERY, so a request it admits needs no write (one that ``check``
+    would touch, end or refuse is left to ``check``). Its values: ``fresh_params``."""
+    return and_(UserSession.user_id == user_id_column,
+                UserSession.token_hash == bindparam("token_hash"), UserSession.ended_at.is_(None),
+                UserSession.created_at >= bindparam("created_after", type_=DateTime),
+                UserSession.last_seen_at >= bindparam("seen_after", type_=DateTime))
+
+
+def fresh_params(token: str, now: dt.datetime, idle: dt.timedelta = IDLE_LIMIT,
+                 absolute: dt.timedelta = ABSOLUTE_LIMIT) -> dict:
+    return {"token_hash": _hash(token), "created_after": now - absolute,
+            "seen_after": now - min(idle, TOUCH_EVERY)}
 
 
 def start(session: Session, user_id: int, ip: str | None, now: dt.datetime) -> str:

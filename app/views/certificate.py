@@ -3,7 +3,9 @@ opens, and the staff screens: 证书列表 (撤销, 补发), 整批发放 with a
 and a round's certificates as one zip."""
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 import subprocess
 import sys
 
@@ -27,6 +29,7 @@ from sqlalchemy import select
 
 from app.audit_hooks import current_actor
 from app.extensions import db
+from app.front import SessionCookie, front_headers, run_statement
 from app.models import Certificate, CertificateBatch, TrainingRound, beijing_today, utcnow
 from app.services import audit
 from app.services import certificate as certs
@@ -35,7 +38,7 @@ from app.services.certificate import CertificateError
 from app.services.expert_status import is_admitted
 from app.views import add_menu_view
 from app.views.base import ExpertScreen, StaffModelView, file_link
-from app.views.files import send_stored
+from app.views.files import send_stored, stored_file_response
 from app.views.training import expert_is_admitted
 
 
@@ -307,6 +310,55 @@ class CertificateIssueView(BaseView):
         return resp
 
 
+class CertificateDownloadFront:
+    """WSGI middleware: 下载图片 and 下载 pdf of one's own kept certificate without Flask.
+
+    ``GET /certificates/<id>/image`` and ``/pdf`` (no query string) are answered here when
+    ``certs.own_file_for_session`` finds, in one statement, a fresh server-side session,
+    an active account with its password changed, a role holding the view's permission and
+    the expert's own valid certificate; the file is sent as ``send_stored`` sends it, with
+    the headers app.guards gives. Anything else goes on to Flask and MyCertificateView,
+    whose answers (404, the login or password page) are the app's own."""
+
+    PATH = re.compile(r"/certificates/([1-9][0-9]{0,17})/(image|pdf)\Z")
+
+    def __init__(self, app, wsgi_app):
+        self.app = app
+        self.wsgi_app = wsgi_app
+        self.cookie = SessionCookie(app)
+
+    def __call__(self, environ, start_response):
+        if environ.get("REQUEST_METHOD") == "GET" and not environ.get("QUERY_STRING"):
+            match = self.PATH.match(environ.get("PATH_INFO", ""))
+            if match:
+                resp = self._answer(environ, int(match.group(1)), match.group(2))
+                if resp is not None:
+                    return resp(environ, start_response)
+        return self.wsgi_app(environ, start_response)
+
+    def _answer(self, environ, cert_id: int, kind: str):
+        identity = self.cookie.identity(environ)
+        if identity is None:
+            return None
+        user_id, token, _ = identity
+        cfg = self.app.config
+        which = "png" if kind == "image" else "pdf"
+        kept = run_statement(self.app, lambda conn, _: certs.own_file_for_session(
+            conn, cert_id, user_id, token, which, utcnow(), permission=f"can_{kind}",
+            view_name=MyCertificateView.class_permission_name,
+            idle=dt.timedelta(minutes=cfg["SESSION_IDLE_MINUTES"]),
+            absolute=dt.timedelta(hours=cfg["SESSION_ABSOLUTE_HOURS"])))
+        if kept is None:
+            return None
+        resp = stored_file_response(environ, cfg["UPLOAD_FOLDER"], kept.stored_name,
+                                    kept.content_type, kept.download_name,
+                                    use_x_sendfile=cfg.get("USE_X_SENDFILE", False))
+        if resp is not None:
+            for name, value in front_headers(environ, []):
+                resp.headers[name] = value
+        return resp
+
+
 def register(appbuilder) -> None:
     add_menu_view(appbuilder, MyCertificateView, "专家证书", icon="fa-certificate",
                   menu_cond=expert_is_admitted)
@@ -316,3 +368,5 @@ def register(appbuilder) -> None:
     add_menu_view(appbuilder, CertificateIssueView, "整批发放", category="证书管理", icon="fa-files-o")
     add_menu_view(appbuilder, CertificateBatchAdminView, "发放记录", category="证书管理",
                   icon="fa-history")
+    app = current_app._get_current_object()
+    app.wsgi_app = CertificateDownloadFront(app, app.wsgi_app)

@@ -1,10 +1,11 @@
 """Uploaded files, served only through the ownership rule, always as attachments."""
 from __future__ import annotations
 
-from flask import abort, current_app, request, send_file
+from flask import abort, current_app, request
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_login import current_user
+from werkzeug.utils import send_file as werkzeug_send_file
 
 from app.extensions import db
 from app.models import StoredFile
@@ -30,18 +31,36 @@ class FileView(BaseView):
                            inline=inline)
 
 
-def send_stored(stored_name: str, content_type: str, download_name: str | None = None, *,
-                inline: bool = False, conditional: bool = False):
-    """A kept file from UPLOAD_FOLDER (404 when it is gone), as an attachment, or inline in a
-    frame of our own pages only. nosniff and no-store come with every answer (app.guards)."""
-    path = stored_path(current_app.config["UPLOAD_FOLDER"], stored_name)
+def stored_file_response(environ, upload_dir: str, stored_name: str, content_type: str,
+                         download_name: str | None = None, *, inline: bool = False,
+                         conditional: bool = False, response_class=None,
+                         use_x_sendfile: bool = False):
+    """A kept file from ``upload_dir`` (None when it is gone), as an attachment, or inline
+    in a frame of our own pages only. For the app (``send_stored``) and the download front,
+    which has no Flask request."""
+    path = stored_path(upload_dir, stored_name)
     if not path.is_file():
-        abort(404)
-    resp = send_file(path, mimetype=content_type, as_attachment=not inline,
-                     download_name=download_name, max_age=0, conditional=conditional)
+        return None
+    resp = werkzeug_send_file(path, environ, mimetype=content_type, as_attachment=not inline,
+                              download_name=download_name, max_age=0, conditional=conditional,
+                              use_x_sendfile=use_x_sendfile, response_class=response_class)
     if inline:
         resp.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'self'"
         resp.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return resp
+
+
+def send_stored(stored_name: str, content_type: str, download_name: str | None = None, *,
+                inline: bool = False, conditional: bool = False):
+    """A kept file from UPLOAD_FOLDER (404 when it is gone); nosniff and no-store come with
+    every answer (app.guards)."""
+    cfg = current_app.config
+    resp = stored_file_response(request.environ, cfg["UPLOAD_FOLDER"], stored_name, content_type,
+                                download_name, inline=inline, conditional=conditional,
+                                response_class=current_app.response_class,
+                                use_x_sendfile=cfg.get("USE_X_SENDFILE", False))
+    if resp is None:
+        abort(404)
     return resp
 
 

@@ -19,19 +19,14 @@ import hmac
 import json
 import math
 import re
-import secrets
-import time
 from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, jsonify, request, session
 from flask_wtf.csrf import same_origin
 from itsdangerous import BadData, URLSafeTimedSerializer
-from sqlalchemy import Engine, create_engine
-from werkzeug.http import parse_cookie
 from werkzeug.wsgi import get_host
 
-from app.extensions import db
-from app.guards import security_headers_for
+from app.front import SessionCookie, front_headers, remember, run_statement
 from app.models import utcnow
 from app.security import SESSION_TOKEN
 from app.services import study
@@ -39,9 +34,6 @@ from app.services import study
 heartbeat_api = Blueprint("study_api", __name__)
 PATH = re.compile(r"/training/([1-9][0-9]{0,17})/heartbeat\Z")
 MAX_BODY = 4096
-# Decoded cookies and CSRF tokens, keyed by their signed text: checking a signature is a
-# fair share of a beat's cost, and the same browser sends the same text every 30 s.
-MEMO_SIZE = 20_000
 
 
 def parse_beat(data: Any) -> tuple[int | None, float, bool]:
@@ -58,49 +50,6 @@ def parse_beat(data: Any) -> tuple[int | None, float, bool]:
     return lesson_id, position, bool(data.get("visible"))
 
 
-def beat_engine(app: Flask) -> Engine:
-    """The heartbeat's own engine on PostgreSQL: autocommit (its statements need no
-    transaction of their own) and synchronous_commit off (a beat lost in a crash costs at
-    most 30 s of credit, never a payment or an answer). Elsewhere the app's engine."""
-    engine = app.extensions.get("heartbeat_engine")
-    if engine is None:
-        with app.app_context():
-            engine = db.engine
-        if engine.dialect.name == "postgresql":
-            engine = create_engine(engine.url, isolation_level="AUTOCOMMIT",
-                                   connect_args={"options": "-c synchronous_commit=off"},
-                                   pool_pre_ping=False)
-        app.extensions["heartbeat_engine"] = engine
-    return engine
-
-
-class DriverConnection:
-    """Runs the heartbeat's prebuilt Core statements straight on the psycopg connection,
-    compiled once: at a thousand beats a second SQLAlchemy's per-statement work costs
-    more than PostgreSQL's. Offers the two things ``study.beat_for_user`` uses of a
-    Connection: ``execute(...).first()`` and ``.rowcount``."""
-
-    _compiled: dict[Any, str] = {}
-
-    def __init__(self, driver_connection, dialect):
-        self.cursor = driver_connection.cursor()
-        self.dialect = dialect
-
-    def execute(self, statement, params: dict):
-        sql = self._compiled.get(statement)
-        if sql is None:
-            sql = self._compiled[statement] = str(statement.compile(dialect=self.dialect))
-        self.cursor.execute(sql, params)  # psycopg prepares it after a few runs
-        return self
-
-    def first(self):
-        return self.cursor.fetchone()
-
-    @property
-    def rowcount(self) -> int:
-        return self.cursor.rowcount
-
-
 def run_beat(app: Flask, enrollment_id: int, user_id: int, token: str | None,
              lesson_id: int | None, position: float, visible: bool
              ) -> tuple[int, int] | study.BeatRefused | None:
@@ -108,25 +57,14 @@ def run_beat(app: Flask, enrollment_id: int, user_id: int, token: str | None,
     args = (enrollment_id, user_id, token, lesson_id, position, visible, utcnow())
     limits = {"idle": dt.timedelta(minutes=cfg["SESSION_IDLE_MINUTES"]),
               "absolute": dt.timedelta(hours=cfg["SESSION_ABSOLUTE_HOURS"])}
-    engine = beat_engine(app)
-    try:
-        if engine.dialect.name != "postgresql":
-            with engine.begin() as conn:
-                try:
-                    return study.beat_for_user(conn, *args, **limits)
-                except study.BeatRefused as exc:
-                    return exc  # returned, not raised: an expired session's end is committed
-        pooled = engine.raw_connection()  # autocommit: each statement commits by itself
+
+    def work(conn, one_statement: bool):
         try:
-            return study.beat_for_user(DriverConnection(pooled.driver_connection, engine.dialect),
-                                       *args, **limits, one_statement=True)
-        except engine.dialect.loaded_dbapi.OperationalError:
-            pooled.invalidate()  # a dropped connection is not handed out again
-            raise
-        finally:
-            pooled.close()
-    except study.BeatRefused as exc:
-        return exc
+            return study.beat_for_user(conn, *args, **limits, one_statement=one_statement)
+        except study.BeatRefused as exc:
+            return exc  # returned, not raised: an expired session's end is committed
+
+    return run_statement(app, work)
 
 
 @heartbeat_api.post("/training/<int:enrollment_id>/heartbeat")
@@ -153,16 +91,6 @@ def heartbeat(enrollment_id: int):
     return jsonify(credited=result[0], progress=result[1])
 
 
-def _remember(memo: dict, key: str, value) -> None:
-    """Keep at most MEMO_SIZE entries, the oldest going first."""
-    while len(memo) >= MEMO_SIZE:
-        try:
-            memo.pop(next(iter(memo)), None)
-        except (RuntimeError, StopIteration):  # another thread changed it meanwhile
-            break
-    memo[key] = value
-
-
 def _json_body(obj: dict) -> bytes:
     # what Flask's jsonify writes: sorted keys, compact, ASCII, one newline
     return (json.dumps(obj, sort_keys=True, separators=(",", ":")) + "\n").encode()
@@ -174,7 +102,7 @@ class HeartbeatFront:
     def __init__(self, app: Flask, wsgi_app):
         self.app = app
         self.wsgi_app = wsgi_app
-        self._identities: dict[str, tuple[int, str, str | None, float] | None] = {}
+        self.cookie = SessionCookie(app)
         self._csrf: dict[str, str | None] = {}
 
     def __call__(self, environ, start_response):
@@ -186,7 +114,9 @@ class HeartbeatFront:
                     answer = self._beat(environ, int(match.group(1)), body)
                     if answer is not None:
                         status, payload = answer
-                        start_response(status, self._headers(environ, len(payload)))
+                        start_response(status, front_headers(environ, [
+                            ("Content-Type", "application/json"),
+                            ("Content-Length", str(len(payload)))]))
                         return [payload]
         return self.wsgi_app(environ, start_response)
 
@@ -204,38 +134,6 @@ class HeartbeatFront:
         body = environ["wsgi.input"].read(length)
         environ["wsgi.input"] = io.BytesIO(body)
         return body
-
-    def _identity(self, cookie_header: str) -> tuple[int, str, str | None] | None:
-        """(user id, server-side session token, CSRF secret) from a valid session cookie."""
-        now = time.time()
-        hit = self._identities.get(cookie_header, False)
-        if hit is False:
-            hit = self._decode_cookie(cookie_header, now)
-            _remember(self._identities, cookie_header, hit)
-        if hit is None or now > hit[3]:
-            return None
-        return hit[0], hit[1], hit[2]
-
-    def _decode_cookie(self, cookie_header: str, now: float):
-        app = self.app
-        value = parse_cookie(cookie_header).get(app.config["SESSION_COOKIE_NAME"])
-        serializer = app.session_interface.get_signing_serializer(app)
-        if not value or serializer is None:
-            return None
-        max_age = int(app.permanent_session_lifetime.total_seconds())
-        try:
-            data, signed_at = serializer.loads(value, max_age=max_age, return_timestamp=True)
-        except BadData:
-            return None
-        try:
-            user_id = int(data.get("_user_id") or 0)
-        except (TypeError, ValueError):
-            return None
-        token = data.get(SESSION_TOKEN)
-        if not user_id or not isinstance(token, str) or not token:
-            return None
-        csrf_secret = data.get(app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
-        return user_id, token, csrf_secret, signed_at.timestamp() + max_age
 
     def _csrf_ok(self, environ, csrf_secret: str | None) -> bool:
         """Flask-WTF's check of a JSON POST: the signed header token matches the session's
@@ -260,7 +158,7 @@ class HeartbeatFront:
                 raw = URLSafeTimedSerializer(secret, salt="wtf-csrf-token").loads(token)
             except BadData:
                 raw = None
-            _remember(self._csrf, token, raw if isinstance(raw, str) else None)
+            remember(self._csrf, token, raw if isinstance(raw, str) else None)
         raw = self._csrf[token]
         if raw is None or not hmac.compare_digest(csrf_secret, raw):
             return False
@@ -273,10 +171,9 @@ class HeartbeatFront:
     def _beat(self, environ, enrollment_id: int, body: bytes) -> tuple[str, bytes] | None:
         """(status, JSON) when the beat is answered here; None to hand it to Flask."""
         content_type = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
-        cookie_header = environ.get("HTTP_COOKIE")
-        if content_type != "application/json" or not cookie_header:
+        if content_type != "application/json":
             return None
-        identity = self._identity(cookie_header)
+        identity = self.cookie.identity(environ)
         if identity is None:
             return None
         user_id, token, csrf_secret = identity
@@ -293,15 +190,6 @@ class HeartbeatFront:
             status = "401 UNAUTHORIZED" if result.status == 401 else "403 FORBIDDEN"
             return status, _json_body({"message": result.message})
         return "200 OK", _json_body({"credited": result[0], "progress": result[1]})
-
-    @staticmethod
-    def _headers(environ, length: int) -> list[tuple[str, str]]:
-        """The headers app.guards.security_headers gives every answer, and Flask's Vary."""
-        # never kept by browsers or proxies, as app.guards does for every non-static answer
-        return [("Content-Type", "application/json"), ("Content-Length", str(length)),
-                *security_headers_for(secrets.token_urlsafe(16),
-                                      environ.get("wsgi.url_scheme") == "https"),
-                ("Cache-Control", "no-store"), ("Pragma", "no-cache"), ("Vary", "Cookie")]
 
 
 def register(app: Flask) -> None:
