@@ -2,10 +2,16 @@
 docs/PERFORMANCE.md, raw results in bench/results/ (git-ignored)."""
 from __future__ import annotations
 
+import http.client
 import json
+import re
+import subprocess
+import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
+ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -33,3 +39,44 @@ def save_result(name: str, result: Any) -> None:
     """bench/results/<name>.json (git-ignored): the raw figures behind docs/PERFORMANCE.md."""
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(result, ensure_ascii=False, indent=1))
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", "/favicon.ico")
+            conn.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"nothing answers on port {port}")
+
+
+def start_gunicorn(target: str, port: int, workers: int, threads: int, env: dict, cwd: Path,
+                   worker_class: str = "gthread"):
+    cmd = [str(ROOT / ".venv/bin/gunicorn"), "--workers", str(workers), "--worker-class",
+           worker_class, "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
+           "--log-level", "warning", target]
+    return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+
+
+def log_in(port: int, username: str, password: str) -> str:
+    """The session cookie of an expert signed in through the login form, as a browser does."""
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    conn.request("GET", "/login/")
+    resp = conn.getresponse()
+    page = resp.read().decode("utf-8", "replace")
+    cookie = [v.split(";")[0] for k, v in resp.getheaders() if k.lower() == "set-cookie"][-1]
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    form = urllib.parse.urlencode({"username": username, "password": password,
+                                   "login_kind": "expert", "csrf_token": token})
+    conn.request("POST", "/login/?login_kind=expert", form,
+                 {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+    resp = conn.getresponse()
+    resp.read()
+    assert resp.status == 302, f"login failed: {resp.status}"
+    cookies = [v.split(";")[0] for k, v in resp.getheaders() if k.lower() == "set-cookie"]
+    return cookies[-1] if cookies else cookie

@@ -9,9 +9,11 @@ migrations, and inserts N admitted experts who passed and paid both courses of o
 
 1. first render: ``certificate.issue`` for 20 experts one by one (eligibility, WeasyPrint
    PDF, the PNG drawn from it by pdfium, both files written, the rows flushed), timed each;
-2. download: one expert signs in through the real app (test client: every guard, FAB's
-   permission check, the ownership query, send_file) and downloads the kept PNG and PDF
-   200 times each;
+2. download: one expert signs in and downloads the kept PNG and PDF 200 times each, first
+   through the app in this process (Flask's test client), then from gunicorn over loopback
+   (one keep-alive connection, one request at a time, the body read); both go through the
+   download front (app.views.certificate.CertificateDownloadFront): session, account,
+   role permission and ownership in one statement, then the file;
 3. batch: the rest of the round through ``run_batch`` with a process pool, as the
    ``flask certificate-batch`` process runs it; then counts the valid certificates.
 """
@@ -19,8 +21,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import http.client
 import json
 import os
+import signal
 import statistics
 import tempfile
 import time
@@ -28,7 +32,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, insert, select, text
 
-from bench import percentile, prepare_database, save_result
+from bench import ROOT, log_in, percentile, prepare_database, save_result, start_gunicorn, wait_port
 
 DB = "bench_certificate"
 
@@ -161,6 +165,31 @@ def main() -> None:
             assert resp.status_code == 200 and body
         result[f"download_{kind}_median_ms"] = round(statistics.median(times), 2)
         result[f"download_{kind}_p95_ms"] = round(percentile(times, 0.95), 2)
+
+    # 2b. the same downloads from a real server over loopback (gunicorn, one keep-alive
+    # connection, one request at a time: each figure is one whole download, body read)
+    env = {**os.environ, "DATABASE_URL": url.replace("+psycopg", ""), "SECRET_KEY": "bench-secret",
+           "UPLOAD_FOLDER": app.config["UPLOAD_FOLDER"], "INSTANCE_DIR": str(tmp)}
+    server = start_gunicorn("app:create_app()", 8703, 2, 2, env, ROOT)
+    try:
+        wait_port(8703)
+        cookie = log_in(8703, username, "Bench2025pass")
+        conn = http.client.HTTPConnection("127.0.0.1", 8703)
+        for kind in ("image", "pdf"):
+            times = []
+            for i in range(args.downloads + 20):
+                t = time.perf_counter()
+                conn.request("GET", f"/certificates/{cert_id}/{kind}", headers={"Cookie": cookie})
+                resp = conn.getresponse()
+                body = resp.read()
+                if i >= 20:  # the first ones warm the workers up
+                    times.append((time.perf_counter() - t) * 1000)
+                assert resp.status == 200 and body, resp.status
+            result[f"served_{kind}_median_ms"] = round(statistics.median(times), 2)
+            result[f"served_{kind}_p95_ms"] = round(percentile(times, 0.95), 2)
+            result[f"served_{kind}_p99_ms"] = round(percentile(times, 0.99), 2)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
 
     # 3. the rest of the round as one batch
     with app.app_context():

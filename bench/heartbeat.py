@@ -25,27 +25,12 @@ import sys
 import tempfile
 import textwrap
 import time
-import urllib.parse
 from pathlib import Path
 
-from bench import prepare_database, save_result
+from bench import ROOT, log_in, prepare_database, save_result, start_gunicorn, wait_port
 
-ROOT = Path(__file__).resolve().parent.parent
 PG = "postgresql://postgres@127.0.0.1:5432"
 PASSWORD = "Bench2025pass"
-
-
-def wait_port(port: int, timeout: float = 30) -> None:
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", "/favicon.ico")
-            conn.getresponse().read()
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"nothing answers on port {port}")
 
 
 def prepare(url: str, tmp: Path, experts: int) -> list[tuple[str, int]]:
@@ -107,36 +92,13 @@ def existing(url: str, experts: int) -> list[tuple[str, int]]:
 
 def sign_in(port: int, username: str, enrollment_id: int) -> tuple[str, str, str]:
     """(cookie, csrf token, lesson id) of a signed-in expert."""
+    cookie = log_in(port, username, PASSWORD)
     conn = http.client.HTTPConnection("127.0.0.1", port)
-
-    def request(method, path, body=None, headers=None, cookie=""):
-        h = {"Cookie": cookie, **(headers or {})}
-        conn.request(method, path, body=body, headers=h)
-        resp = conn.getresponse()
-        data = resp.read().decode("utf-8", "replace")
-        cookies = [v.split(";")[0] for k, v in resp.getheaders() if k.lower() == "set-cookie"]
-        return resp.status, data, (cookies[-1] if cookies else cookie)
-
-    _, page, cookie = request("GET", "/login/")
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    form = urllib.parse.urlencode({"username": username, "password": PASSWORD,
-                                   "login_kind": "expert", "csrf_token": token})
-    status, _, cookie = request("POST", "/login/?login_kind=expert", form,
-                                {"Content-Type": "application/x-www-form-urlencoded"}, cookie)
-    assert status == 302, "login failed"
-    _, page, cookie = request("GET", f"/training/{enrollment_id}/study", cookie=cookie)
+    conn.request("GET", f"/training/{enrollment_id}/study", headers={"Cookie": cookie})
+    page = conn.getresponse().read().decode("utf-8", "replace")
     csrf = re.search(r'data-csrf="([^"]+)"', page).group(1)
     lesson = re.search(r'data-lesson="(\d+)"', page).group(1)
     return cookie, csrf, lesson
-
-
-def start_gunicorn(target: str, port: int, workers: int, threads: int, env: dict, cwd: Path,
-                   worker_class: str = "gthread"):
-    cmd = [str(ROOT / ".venv/bin/gunicorn"), "--workers", str(workers), "--worker-class",
-           worker_class, "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
-           "--log-level", "warning", target]
-    return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True)
 
 
 def _ticks(pid: int) -> int:
