@@ -18,6 +18,17 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if overrides:
         app.config.update(overrides)
     Path(app.config["UPLOAD_FOLDER"]).mkdir(parents=True, exist_ok=True)
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite") and ":memory:" not in uri:
+        # SQLite: a connection per checkout, closed on return. A pooled connection could come
+        # back with a statement still open, holding a read snapshot into the next request: its
+        # reads then miss newer commits and its first write fails at once with "database is
+        # locked" (seen as a 500 on a login while another request wrote). Opening a SQLite
+        # file costs well under a millisecond; PostgreSQL keeps its pool.
+        from sqlalchemy.pool import NullPool
+
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}), "poolclass": NullPool}
 
     extensions.db.init_app(app)
     extensions.csrf.init_app(app)
