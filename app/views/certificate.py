@@ -1,6 +1,7 @@
 """【专家证书】 for experts (查看, 下载图片, 下载 pdf), the public verification page the QR code
 opens, and the staff screens: 证书列表 (撤销, 补发), 整批发放 with a progress bar, 发放记录,
-and a round's certificates as one zip."""
+and a round's certificates as one zip. An ordinary 下载图片 / 下载 pdf is answered before Flask
+by ``CertificateDownloadFront`` (one statement; see app/front.py), anything else by the views."""
 from __future__ import annotations
 
 import datetime as dt

@@ -3,9 +3,10 @@ studying, every 30 s).
 
 It is served twice over, with the same service call (``study.beat_for_user``):
 
-- ``HeartbeatFront``, a small WSGI layer in front of Flask, answers the ordinary beat
-  without Flask's request machinery: it checks the signed session cookie and the CSRF
-  header itself (the same signers and keys as Flask and Flask-WTF), then the service
+- ``HeartbeatFront``, a small WSGI layer in front of Flask (its shared pieces in
+  app/front.py), answers the ordinary beat without Flask's request machinery: it checks the
+  signed session cookie and the CSRF header itself (the same signers and keys as Flask and
+  Flask-WTF), then the service
   checks the server-side session, the account, ownership and the study window in one
   query. Anything it is not sure about (no or bad cookie, CSRF, a body it cannot read, an
   enrolment that is not this account's) goes on to Flask untouched;
