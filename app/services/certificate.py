@@ -506,31 +506,32 @@ class KeptFile:
     download_name: str
 
 
+def _own_file_query(which: str):
+    """The ownership rule: the kept PDF or PNG of a valid certificate, joined to its expert
+    (the caller names the certificate and the expert's account)."""
+    column = Certificate.pdf_file_id if which == "pdf" else Certificate.png_file_id
+    return (select(StoredFile.stored_name, StoredFile.content_type, StoredFile.original_name)
+            .select_from(Certificate)
+            .join(StoredFile, StoredFile.id == column)
+            .join(Expert, Expert.id == Certificate.expert_id)
+            .where(Certificate.status == VALID))
+
+
 def own_file(session: Session, cert_id: int, user_id: int, which: str) -> KeptFile | None:
     """The kept PDF or PNG of this account's own valid certificate, in one query (None: not
     theirs, not valid, or no such certificate: the view answers 404)."""
-    column = Certificate.pdf_file_id if which == "pdf" else Certificate.png_file_id
-    row = session.execute(
-        select(StoredFile.stored_name, StoredFile.content_type, StoredFile.original_name)
-        .join(Certificate, column == StoredFile.id)
-        .join(Expert, Expert.id == Certificate.expert_id)
-        .where(Certificate.id == cert_id, Expert.user_id == user_id,
-               Certificate.status == VALID)).first()
+    row = session.execute(_own_file_query(which).where(
+        Certificate.id == cert_id, Expert.user_id == user_id)).first()
     return KeptFile(*row) if row else None
 
 
 def _own_file_for_session(which: str):
-    column = Certificate.pdf_file_id if which == "pdf" else Certificate.png_file_id
     return (
-        select(StoredFile.stored_name, StoredFile.content_type, StoredFile.original_name)
-        .select_from(Certificate)
-        .join(StoredFile, StoredFile.id == column)
-        .join(Expert, Expert.id == Certificate.expert_id)
+        _own_file_query(which)
         .join(AppUser, AppUser.id == Expert.user_id)
         .join(UserSession, sessions.fresh_clause(AppUser.id))
-        .where(Certificate.id == bindparam("cert_id"), Certificate.status == VALID,
-               AppUser.id == bindparam("user_id"), AppUser.active.is_(True),
-               AppUser.must_change_password.is_not(True),
+        .where(Certificate.id == bindparam("cert_id"), AppUser.id == bindparam("user_id"),
+               AppUser.active.is_(True), AppUser.must_change_password.is_not(True),
                role_grants(AppUser.id, bindparam("permission"), bindparam("view_name"))))
 
 
