@@ -816,6 +816,11 @@ class Certificate(Model):
               sqlite_where=text("status = '有效'"), postgresql_where=text("status = '有效'")),
     )
 
+    @property
+    def is_valid(self) -> bool:
+        """有效: downloadable, revocable; 已撤销 is shown but not sent."""
+        return self.status == CertificateStatus.VALID.value
+
     def __repr__(self) -> str:
         return self.number
 

@@ -80,3 +80,26 @@ def log_in(port: int, username: str, password: str) -> str:
     assert resp.status == 302, f"login failed: {resp.status}"
     cookies = [v.split(";")[0] for k, v in resp.getheaders() if k.lower() == "set-cookie"]
     return cookies[-1] if cookies else cookie
+
+
+def fresh_database(url: str) -> str:
+    """An empty database at ``url`` (SQLite: the file and its journals removed; PostgreSQL:
+    dropped, sessions and all, and created again). Returns the URL as the app takes it."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    from config import normalize_database_url
+
+    url = normalize_database_url(url)
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            Path(u.database + suffix).unlink(missing_ok=True)
+        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        return url
+    admin = create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{u.database}"')
+    admin.dispose()
+    return url

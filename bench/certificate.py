@@ -30,22 +30,21 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import insert, select
 
-from bench import ROOT, log_in, percentile, prepare_database, save_result, start_gunicorn, wait_port
+from bench import (
+    ROOT,
+    fresh_database,
+    log_in,
+    percentile,
+    prepare_database,
+    save_result,
+    start_gunicorn,
+    wait_port,
+)
 
 DB = "bench_certificate"
 
-
-
-def recreate_database() -> str:
-    admin = create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {DB}"))
-    admin.dispose()
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{DB}"
 
 
 def main() -> None:
@@ -55,7 +54,7 @@ def main() -> None:
     ap.add_argument("--downloads", type=int, default=200)
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-cert-"))
-    url = recreate_database()
+    url = fresh_database(f"postgresql://postgres@127.0.0.1:5432/{DB}")
 
 
     from app import create_app

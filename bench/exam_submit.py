@@ -29,7 +29,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from bench import prepare_database, save_result
+from bench import fresh_database, prepare_database, save_result
 
 ROOT = Path(__file__).resolve().parent.parent
 PG = "postgresql://postgres@127.0.0.1:5432"
@@ -37,13 +37,7 @@ SECRET = "bench-exam-secret"
 
 
 def prepare(url: str, n: int, tmp: Path) -> list[dict]:
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(f"{PG}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS bench_exam"))
-        conn.execute(text("CREATE DATABASE bench_exam"))
-    admin.dispose()
+    fresh_database(url)
     from flask_wtf.csrf import generate_csrf  # noqa: F401  (the same salt is used below)
     from itsdangerous import URLSafeTimedSerializer
 

@@ -27,20 +27,14 @@ import textwrap
 import time
 from pathlib import Path
 
-from bench import ROOT, log_in, prepare_database, save_result, start_gunicorn, wait_port
+from bench import ROOT, fresh_database, log_in, prepare_database, save_result, start_gunicorn, wait_port
 
 PG = "postgresql://postgres@127.0.0.1:5432"
 PASSWORD = "Bench2025pass"
 
 
 def prepare(url: str, tmp: Path, experts: int) -> list[tuple[str, int]]:
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(f"{PG}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS bench_heartbeat"))
-        conn.execute(text("CREATE DATABASE bench_heartbeat"))
-    admin.dispose()
+    fresh_database(url)
     os.environ["DATABASE_URL"] = url
 
     from app import create_app

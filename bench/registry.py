@@ -319,20 +319,6 @@ def database_url(args) -> str:
     return normalize_database_url(args.pg_url)
 
 
-def fresh_database(url: str) -> None:
-    u = make_url(url)
-    if u.get_backend_name() == "sqlite":
-        for suffix in ("", "-journal", "-wal", "-shm"):
-            Path(u.database + suffix).unlink(missing_ok=True)
-        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
-        return
-    admin = create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{u.database}"')
-    admin.dispose()
-
-
 def make_app(url: str):
     import atexit
     import shutil
@@ -1034,6 +1020,8 @@ def main(argv: list[str] | None = None) -> int:
     load_info = None
     stamp0 = code_stamp()
     if not args.skip_load:
+        from bench import fresh_database
+
         fresh_database(url)
     app = make_app(url)
     print("schema, reference data, roles, staff user ...", flush=True)

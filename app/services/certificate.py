@@ -482,6 +482,10 @@ class Verification:
     status: str
     revoked_at: dt.datetime | None
 
+    @property
+    def is_valid(self) -> bool:
+        return self.status == VALID
+
 
 def verify(session: Session, number: str) -> Verification | None:
     """What the public page shows for a number (None: no such certificate)."""

@@ -145,12 +145,9 @@ class CertificateAdminView(StaffModelView):
 
     def _cert(self, pk) -> Certificate:
         try:
-            cert = db.session.get(Certificate, int(pk))
+            return db.get_or_404(Certificate, int(pk))
         except (TypeError, ValueError):
-            cert = None
-        if cert is None:
             abort(404)
-        return cert
 
     @expose("/show/<pk>", methods=["GET"])
     @has_access
@@ -240,12 +237,6 @@ class CertificateIssueView(BaseView):
     audience = "staff"
     default_view = "index"
 
-    def _round(self, round_id: int) -> TrainingRound:
-        rnd = db.session.get(TrainingRound, round_id)
-        if rnd is None:
-            abort(404)
-        return rnd
-
     @expose("/")
     @has_access
     def index(self):
@@ -258,7 +249,7 @@ class CertificateIssueView(BaseView):
     @expose("/round/<int:round_id>/issue", methods=["POST"])
     @has_access
     def issue(self, round_id: int):
-        rnd = self._round(round_id)
+        rnd = db.get_or_404(TrainingRound, round_id)
         batch, created = certs.start_batch(db.session, rnd, actor=current_actor(), now=utcnow())
         db.session.commit()
         if created:
@@ -275,18 +266,14 @@ class CertificateIssueView(BaseView):
     @expose("/batch/<int:batch_id>")
     @has_access
     def batch(self, batch_id: int):
-        batch = db.session.get(CertificateBatch, batch_id)
-        if batch is None:
-            abort(404)
+        batch = db.get_or_404(CertificateBatch, batch_id)
         return self.render_template("certificate/batch.html", batch=batch,
                                     percent=certs.progress_percent(batch))
 
     @expose("/batch/<int:batch_id>/status")
     @has_access
     def status(self, batch_id: int):
-        batch = db.session.get(CertificateBatch, batch_id)
-        if batch is None:
-            abort(404)
+        batch = db.get_or_404(CertificateBatch, batch_id)
         return jsonify(status=batch.status, total=batch.total, done=batch.done,
                        failed=batch.failed, percent=certs.progress_percent(batch),
                        message=batch.message or "",
@@ -296,7 +283,7 @@ class CertificateIssueView(BaseView):
     @has_access
     def zip(self, round_id: int):
         """下载证书包: streamed from the kept PDFs."""
-        rnd = self._round(round_id)
+        rnd = db.get_or_404(TrainingRound, round_id)
         audit.record(db.session, Action.EXPORT, actor=current_actor(), object_type="证书包",
                      object_id=rnd.id, detail=rnd.name)
         db.session.commit()

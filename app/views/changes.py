@@ -196,9 +196,7 @@ class DecisionMixin:
     @expose("/decide/<int:pk>", methods=["POST"])
     @has_access
     def decide(self, pk: int):
-        item = db.session.get(self.decision_model, pk)
-        if item is None:
-            abort(404)
+        item = db.get_or_404(self.decision_model, pk)
         try:
             type(self).decision_service(
                 db.session, item, request.form.get("action", ""),
