@@ -1,6 +1,7 @@
 """The upload service: type by content, size per kind, re-encoding, hostile files refused;
 files served only to their owner (and staff), as attachments, keeping the Chinese name."""
 import io
+import re
 import zlib
 
 import pytest
@@ -27,9 +28,22 @@ def jpeg_with_exif() -> bytes:
     return out.getvalue()
 
 
+def assemble(*chunks: bytes, root: int = 1, trailer: bytes = b"") -> bytes:
+    """A PDF of hand-written ``N 0 obj ... endobj`` chunks with a correct cross-reference
+    table: uploads are read by a PDF parser, which needs one to find the objects."""
+    out = b"%PDF-1.4\n" + b"\n".join(chunks) + b"\n"
+    offsets = {int(m[1]): m.start() for m in re.finditer(rb"(?m)^(\d+) 0 obj\b", out)}
+    size = max(offsets) + 1
+    rows = b"".join(b"%010d 00000 n \n" % offsets[n] if n in offsets else b"0000000000 00000 f \n"
+                    for n in range(1, size))
+    return (out + b"xref\n0 %d\n0000000000 65535 f \n" % size + rows
+            + b"trailer\n<< /Size %d /Root %d 0 R %s>>\nstartxref\n%d\n%%%%EOF\n"
+            % (size, root, trailer, len(out)))
+
+
 def pdf(body: bytes = b"") -> bytes:
-    return (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n" + body +
-            b"\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
+    return assemble(b"1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj", body,
+                    b"2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj")
 
 
 def check(kind, name, data, limit=None):

@@ -2,9 +2,10 @@
 
 A file is accepted by what it is, not what it is called: its type is read from its
 first bytes and checked against the allow-list of its kind; size is limited per kind;
-images are re-encoded (EXIF and anything appended dropped, size bounded); PDFs with
-scripts or embedded files are refused; SVG, HTML, polyglots and path tricks are
-refused with a Chinese message. Files are kept outside static/ under random names.
+images are re-encoded (EXIF and anything appended dropped, size bounded); PDFs are read
+by a PDF parser and refused when they run scripts or actions or carry files; SVG, HTML,
+polyglots and path tricks are refused with a Chinese message. Files are kept outside
+static/ under random names.
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
+from pypdf import PdfReader
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
 from sqlalchemy.orm import Session
 
 from app.models import StoredFile, utcnow
@@ -31,8 +34,16 @@ MAX_IMAGE_SIDE = 2400
 # Markup or script anywhere in an image or PDF means a polyglot: a file that is also a page.
 ACTIVE_MARKERS = (b"<script", b"<html", b"<svg", b"<?php", b"<!doctype", b"<iframe", b"<body",
                   b"javascript:", b"<?xml", b"<object", b"<embed")
-PDF_ACTIVE = (b"/javascript", b"/js ", b"/js(", b"/js<", b"/launch", b"/embeddedfile",
-              b"/richmedia", b"/xfa", b"/submitform", b"/importdata")
+# PDF names that run something, fetch or post something, or carry a file, compared after the
+# parser has decoded #xx escapes (/J#61vaScript is /JavaScript to every reader).
+PDF_ACTIVE_NAMES = frozenset({
+    "/JavaScript", "/JS", "/Launch", "/EmbeddedFile", "/EmbeddedFiles", "/XFA", "/RichMedia",
+    "/SubmitForm", "/ImportData"})
+# A scan has tens of objects, a long report a few thousand; the cap bounds the parsing time of
+# a small file made of hundreds of thousands of tiny objects.
+PDF_MAX_OBJECTS = 30_000
+PDF_ACTIVE_MESSAGE = "PDF 文件包含脚本、附件、表单或自动执行的动作，请重新导出为普通 PDF 后上传"
+PDF_UNREADABLE_MESSAGE = "PDF 文件已损坏或无法读取，请重新导出或扫描后上传"
 Image.MAX_IMAGE_PIXELS = 40_000_000  # decompression bombs fail instead of eating memory
 
 
@@ -128,11 +139,64 @@ def check(kind: UploadKind, filename: str | None, data: bytes, max_bytes: int) -
     if any(marker in lowered for marker in ACTIVE_MARKERS):
         raise UploadRejected("文件包含网页或脚本内容，不能上传")
     if content_type == PDF:
-        if any(marker in lowered for marker in PDF_ACTIVE):
-            raise UploadRejected("PDF 文件包含脚本、附件或表单动作，请重新导出为普通 PDF 后上传")
         if b"%%eof" not in lowered[-2048:]:
             raise UploadRejected("PDF 文件不完整或已损坏")
+        check_pdf(data)
     return content_type, name
+
+
+def _open_pdf(data: bytes) -> tuple[PdfReader, list]:
+    """The parsed file and every object in it: those of the cross-reference table(s) and
+    those packed in object streams."""
+    reader = PdfReader(io.BytesIO(data), strict=False)
+    if reader.is_encrypted:
+        raise UploadRejected("PDF 文件已加密或设有密码，请取消加密后再上传")
+    root = reader.trailer.get("/Root")
+    if not isinstance(root.get_object() if root is not None else None, DictionaryObject):
+        raise UploadRejected(PDF_UNREADABLE_MESSAGE)  # no document catalog: no reader opens it
+    refs = [IndirectObject(num, gen, reader) for gen, table in reader.xref.items() for num in table]
+    refs += [IndirectObject(num, 0, reader) for num in reader.xref_objStm]
+    if len(refs) > PDF_MAX_OBJECTS:
+        raise UploadRejected("PDF 文件结构过于复杂，请重新导出或扫描后上传")
+    return reader, [reader.trailer, *(ref.get_object() for ref in refs)]
+
+
+def _active_content(obj) -> bool:
+    """Whether this object, with the dictionaries and arrays written inside it (not those it
+    refers to: every object is walked on its own), holds an active name or action."""
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, NameObject):
+            if item in PDF_ACTIVE_NAMES:
+                return True
+        elif isinstance(item, DictionaryObject):  # streams too: their dictionary
+            for key, value in item.items():
+                if key in PDF_ACTIVE_NAMES or key == "/AA":
+                    return True
+                # /OpenAction may open at a page (an array) but not run an action (a dictionary)
+                if key == "/OpenAction" and isinstance(
+                        value.get_object() if isinstance(value, IndirectObject) else value,
+                        DictionaryObject):
+                    return True
+                stack.append(value)
+        elif isinstance(item, ArrayObject):
+            stack.extend(item)
+    return False
+
+
+def check_pdf(data: bytes) -> None:
+    """UploadRejected unless the parser reads the whole file and finds no script, action,
+    attached file, XFA form or media in any object."""
+    try:
+        _, objects = _open_pdf(data)
+        active = any(_active_content(obj) for obj in objects)
+    except UploadRejected:
+        raise
+    except Exception:  # a parser of hostile input fails in many ways; each means "unreadable"
+        raise UploadRejected(PDF_UNREADABLE_MESSAGE) from None
+    if active:
+        raise UploadRejected(PDF_ACTIVE_MESSAGE)
 
 
 def reencode_image(data: bytes, content_type: str) -> bytes:
