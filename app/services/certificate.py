@@ -756,8 +756,9 @@ def zip_round(session: Session, rnd: TrainingRound, upload_dir: str | Path,
               block: int = 1024 * 1024):
     """下载证书包: the round's valid certificates (the kept PDFs) and a list (清单.csv), streamed
     as one zip while it is written; nothing is rendered again. Yields bytes."""
-    import csv
     import zipfile
+
+    from app.services.export import csv_writer
 
     rows = session.execute(
         select(Certificate.number, Certificate.holder_name, Certificate.expert_no,
@@ -769,7 +770,7 @@ def zip_round(session: Session, rnd: TrainingRound, upload_dir: str | Path,
     pipe = _Pipe()
     with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_STORED) as zf:
         listing = io.StringIO()
-        writer = csv.writer(listing)
+        writer = csv_writer(listing)  # names typed by people: never a formula
         writer.writerow(["证书编号", "姓名", "专家编号", "身份证号", "培训批次", "学时", "发证日期", "文件"])
         for number, name, expert_no, id_masked, hours, issued_on, stored_name in rows:
             arcname = f"{expert_no}-{name}-{number}.pdf"

@@ -1,16 +1,78 @@
-"""导出 Excel: experts as xlsx with Chinese headers; personal data masked."""
+"""导出 Excel: experts as xlsx with Chinese headers; personal data masked.
+
+Every xlsx and csv the app writes goes through ``xlsx`` or ``csv_writer`` here: text typed by
+an expert or staff (工作单位 = ``=HYPERLINK(...)``) must reach the spreadsheet as the text
+typed, never as a formula that runs or phones home when the file is opened."""
 from __future__ import annotations
 
+import csv
 import io
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any, TextIO
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Font
 
 from app.models import Expert
 
 EXPORT_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# What a spreadsheet reads as the start of a formula (OWASP, CSV injection).
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+
+
+def _cell(ws, value: Any, font: Font | None = None) -> Cell:
+    cell = WriteOnlyCell(ws, value=value)
+    if isinstance(value, str):
+        # openpyxl turns a string starting with "=" into a formula; a typed string cell
+        # shows exactly the text (Excel and WPS evaluate no shared string), "-5" included.
+        cell.data_type = "s"
+    if font is not None:
+        cell.font = font
+    return cell
+
+
+def xlsx(sheets: Iterable[tuple[str, Sequence[Any], Iterable[Sequence[Any]]]]) -> bytes:
+    """An xlsx of (sheet title, header row, rows) sheets: headers bold, text as text."""
+    wb = Workbook(write_only=True)
+    bold = Font(bold=True)
+    for title, header, rows in sheets:
+        ws = wb.create_sheet(title)
+        ws.append([_cell(ws, value, bold) for value in header])
+        for row in rows:
+            ws.append([_cell(ws, value) for value in row])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def csv_text(value: Any) -> str:
+    """A csv field that a spreadsheet shows as text: a leading ' before what would start a
+    formula (csv has no cell types). A plain number such as -5 is left as it is."""
+    text = "" if value is None else str(value)
+    if text.startswith(FORMULA_LEADS) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+class _SafeCsvWriter:
+    def __init__(self, out: TextIO):
+        self._writer = csv.writer(out)
+
+    def writerow(self, row: Iterable[Any]) -> None:
+        self._writer.writerow([csv_text(value) for value in row])
+
+    def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
+        for row in rows:
+            self.writerow(row)
+
+
+def csv_writer(out: TextIO) -> _SafeCsvWriter:
+    """``csv.writer`` whose fields go through ``csv_text``."""
+    return _SafeCsvWriter(out)
 
 EXPORT_COLUMNS: list[tuple[str, object]] = [
     ("申请专家编号", lambda e: e.application_no),
@@ -40,16 +102,5 @@ def _yes_no(value: bool | None) -> str:
 
 
 def export_experts(experts: Iterable[Expert]) -> bytes:
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet("专家列表")
-    header = []
-    for title, _ in EXPORT_COLUMNS:
-        cell = WriteOnlyCell(ws, value=title)
-        cell.font = Font(bold=True)
-        header.append(cell)
-    ws.append(header)
-    for expert in experts:
-        ws.append([getter(expert) or "" for _, getter in EXPORT_COLUMNS])
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    rows = ([getter(expert) or "" for _, getter in EXPORT_COLUMNS] for expert in experts)
+    return xlsx([("专家列表", [title for title, _ in EXPORT_COLUMNS], rows)])

@@ -12,8 +12,7 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.styles import Font
+from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,6 +27,7 @@ from app.models import (
     Title,
 )
 from app.services.experts import prepare_new_expert
+from app.services.export import xlsx
 from app.services.validators import (
     ValidationError,
     check_id_agrees,
@@ -74,22 +74,13 @@ class ImportReport:
 
 
 def template_workbook() -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "专家信息"
-    ws.append([c for c, _ in IMPORT_COLUMNS])
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    ws.append(["张三", "650102198001011234", "13800138000", "乌鲁木齐市", "新疆某建设集团有限公司",
+    example = ["张三", "650102198001011234", "13800138000", "乌鲁木齐市", "新疆某建设集团有限公司",
                "建筑工程（土建）", "高级工程师", "2024年第一批", "男", "中共党员",
-               "zhangsan@example.com", "续聘", "", ""])
-    notes = wb.create_sheet("填写说明")
-    notes.append(["列名", "是否必填", "说明"])
-    for column, required in IMPORT_COLUMNS:
-        notes.append([column, "必填" if required else "选填", COLUMN_NOTES.get(column, "")])
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+               "zhangsan@example.com", "续聘", "", ""]
+    notes = [[column, "必填" if required else "选填", COLUMN_NOTES.get(column, "")]
+             for column, required in IMPORT_COLUMNS]
+    return xlsx([("专家信息", [c for c, _ in IMPORT_COLUMNS], [example]),
+                 ("填写说明", ["列名", "是否必填", "说明"], notes)])
 
 
 class _Lookups:
