@@ -9,8 +9,10 @@ static/ under random names.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
+import logging
 import os
 import re
 import secrets
@@ -45,10 +47,20 @@ PDF_MAX_OBJECTS = 30_000
 PDF_ACTIVE_MESSAGE = "PDF 文件包含脚本、附件、表单或自动执行的动作，请重新导出为普通 PDF 后上传"
 PDF_UNREADABLE_MESSAGE = "PDF 文件已损坏或无法读取，请重新导出或扫描后上传"
 Image.MAX_IMAGE_PIXELS = 40_000_000  # decompression bombs fail instead of eating memory
+log = logging.getLogger(__name__)
 
 
 class UploadRejected(ValidationError):
     pass
+
+
+class StorageFailed(UploadRejected):
+    """The file was acceptable but could not be written (disk full, read-only, I/O error).
+    An UploadRejected, so every form shows it beside the field and keeps what was typed."""
+
+
+STORAGE_FULL_MESSAGE = "文件保存失败：服务器存储空间不足，请稍后再试或联系管理员"
+STORAGE_FAILED_MESSAGE = "文件保存失败：服务器暂时无法保存文件，请稍后再试或联系管理员"
 
 
 @dataclass(frozen=True)
@@ -231,10 +243,17 @@ def write_file(upload_dir: str | Path, data: bytes, content_type: str) -> tuple[
     so a worker process of a batch can call it."""
     stored_name = secrets.token_hex(16) + EXTENSIONS[content_type][0]
     path = stored_path(upload_dir, stored_name)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)  # never a half-written file under its real name
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tmp.open("wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)  # never a half-written file under its real name
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)  # a full disk still lets a file be removed
+        log.error("upload %s not stored in %s: %s", stored_name, upload_dir, exc)
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        raise StorageFailed(STORAGE_FULL_MESSAGE if full else STORAGE_FAILED_MESSAGE) from exc
     return stored_name, len(data), hashlib.sha256(data).hexdigest()
 
 
