@@ -16,6 +16,7 @@ from app.services import uploads
 from app.services.uploads import UploadRejected
 from tests.conftest import login_expert, login_staff, page_text
 from tests.test_application import post, step1_data
+from tests.test_certificate import passed  # noqa: F401 — the fixture is used below
 from tests.test_changes import errors_of, make_admitted, pass_training
 from tests.test_uploads import pdf, png
 
@@ -51,22 +52,26 @@ class _FillingFile:
 
 
 class FullDisk:
-    def __init__(self, root: pathlib.Path, room: int | None):
-        self.root, self.room, self.refused = root, room, 0
+    def __init__(self, root: pathlib.Path, room: int | None, files_ok: int):
+        self.root, self.room, self.refused, self.files_ok = root, room, 0, files_ok
 
 
 @pytest.fixture
 def full_disk(app, monkeypatch):
-    """Turns the upload folder's file system full: ``full_disk(room=n)`` lets n more bytes in."""
+    """Turns the upload folder's file system full: ``full_disk(room=n)`` lets n more bytes in,
+    ``files_ok=k`` first lets k whole files in."""
     real_open = pathlib.Path.open
     root = pathlib.Path(app.config["UPLOAD_FOLDER"]).resolve()
 
-    def fill(room: int = 0) -> FullDisk:
-        disk = FullDisk(root, room)
+    def fill(room: int = 0, files_ok: int = 0) -> FullDisk:
+        disk = FullDisk(root, room, files_ok)
 
         def open_(self, mode="r", *args, **kwargs):
             fh = real_open(self, mode, *args, **kwargs)
             if any(m in mode for m in "wax") and root in pathlib.Path(self).resolve().parents:
+                if disk.files_ok:
+                    disk.files_ok -= 1
+                    return fh
                 return _FillingFile(fh, disk)
             return fh
 
@@ -240,5 +245,26 @@ def test_item13_staff_attachment_on_full_disk_keeps_the_title(app, make_expert, 
     with app.app_context():
         assert db.session.query(Attachment).filter_by(expert_id=owner.expert_id).count() == 0
         db.session.remove()
+    _assert_no_partial_file(app)
+    _assert_every_row_has_its_file(app)
+
+
+def test_item13_certificate_on_full_disk_leaves_no_file_and_no_row(app, passed, full_disk):  # noqa: F811
+    """Not an upload, but kept the same way: its PDF is written, then its PNG fails."""
+    from app.extensions import db
+    from app.models import Certificate
+
+    account = passed("满盘证书")
+    client = app.test_client()
+    login_expert(client, account)
+    before = _files_on_disk(app)
+    disk = full_disk(0, files_ok=1)
+    page = client.get("/certificates/")
+    assert page.status_code == 200 and disk.refused == 1
+    assert "证书生成失败" in page_text(page)
+    with app.app_context():
+        assert db.session.query(Certificate).filter_by(expert_id=account.expert_id).count() == 0
+        db.session.remove()
+    assert _files_on_disk(app) == before  # the PDF written first is gone too
     _assert_no_partial_file(app)
     _assert_every_row_has_its_file(app)

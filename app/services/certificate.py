@@ -379,8 +379,13 @@ def _insert(session: Session, cert: Certificate, owner_id: int | None,
 def _render_and_write(text: CertificateText, settings: RenderSettings,
                       upload_dir: str | Path) -> dict[str, tuple[str, int, str]]:
     pdf, png = render(text, settings)
-    return {"pdf": uploads.write_file(upload_dir, pdf, uploads.PDF),
-            "png": uploads.write_file(upload_dir, png, uploads.PNG)}
+    written = {"pdf": uploads.write_file(upload_dir, pdf, uploads.PDF)}
+    try:
+        written["png"] = uploads.write_file(upload_dir, png, uploads.PNG)
+    except uploads.StorageFailed:
+        _remove_written(upload_dir, written)  # no row will name it: do not keep half a certificate
+        raise
+    return written
 
 
 def issue(session: Session, expert: Expert, rnd: TrainingRound, *, settings: RenderSettings,
