@@ -4,6 +4,7 @@ Each hostile file is built here: by hand, with ``#xx`` name escapes and a FlateD
 object stream a byte scan cannot see into, or with pypdf's writer."""
 import io
 import os
+import random
 import time
 import zlib
 
@@ -161,7 +162,7 @@ def test_item11_ordinary_pdfs_still_pass(label, data):
 
 
 UNREADABLE = [
-    ("garbage after the header", b"%PDF-1.7\n" + os.urandom(4096) + b"\n%%EOF\n"),
+    ("garbage after the header", b"%PDF-1.7\n" + random.Random(11).randbytes(4096) + b"\n%%EOF\n"),
     ("cross-reference points nowhere", b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n"
      b"trailer << /Root 9 0 R >>\nstartxref\n999999\n%%EOF\n"),
     ("nesting deeper than any reader goes", assemble(
@@ -206,6 +207,21 @@ def test_item11_ten_megabyte_scan_is_checked_fast():
     elapsed = time.perf_counter() - started
     print(f"10 MB scan: {len(data) / uploads.MB:.1f} MB checked in {elapsed * 1000:.0f} ms")
     assert elapsed < 2  # measured about 0.1 s; two shared cores leave room
+
+
+def test_item11_markup_bytes_inside_compressed_image_data_do_not_refuse_a_scan():
+    jpeg_like = b"\xff\xd8\xff\xe0" + b"\x13<sVg\x9a<BODY\x01" + b"\x7f" * 64 + b"\xff\xd9"
+    image = (b"4 0 obj << /Type /XObject /Subtype /Image /Width 8 /Height 8 /ColorSpace /DeviceGray "
+             b"/BitsPerComponent 8 /Filter /DCTDecode /Length %d >>\nstream\n%s\nendstream\nendobj"
+             % (len(jpeg_like), jpeg_like))
+    data = one_page(image, page=b"/Resources << /XObject << /Im0 4 0 R >> >>")
+    assert check_pdf(data)[0] == uploads.PDF
+
+
+def test_item11_markup_outside_streams_is_still_refused():
+    with pytest.raises(UploadRejected) as exc:
+        check_pdf(pdf(b"<html><script>alert(1)</script></html>"))
+    assert "网页或脚本" in exc.value.message
 
 
 def _upload_attachment(client, expert_id, name, data):
