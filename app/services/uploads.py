@@ -9,6 +9,7 @@ static/ under random names.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import io
@@ -175,9 +176,9 @@ def _outside_streams(pdf_bytes: bytes) -> bytes:
     return b" ".join(parts)
 
 
-def _open_pdf(data: bytes) -> tuple[PdfReader, list]:
-    """The parsed file and every object in it: those of the cross-reference table(s) and
-    those packed in object streams."""
+def _pdf_objects(data: bytes) -> list:
+    """Every object of the parsed file: those of the cross-reference table(s) and those
+    packed in object streams, and the trailer."""
     reader = PdfReader(io.BytesIO(data), strict=False)
     if reader.is_encrypted:
         raise UploadRejected("PDF 文件已加密或设有密码，请取消加密后再上传")
@@ -188,7 +189,7 @@ def _open_pdf(data: bytes) -> tuple[PdfReader, list]:
     refs += [IndirectObject(num, 0, reader) for num in reader.xref_objStm]
     if len(refs) > PDF_MAX_OBJECTS:
         raise UploadRejected("PDF 文件结构过于复杂，请重新导出或扫描后上传")
-    return reader, [reader.trailer, *(ref.get_object() for ref in refs)]
+    return [reader.trailer, *(ref.get_object() for ref in refs)]
 
 
 def _active_content(obj) -> bool:
@@ -219,8 +220,7 @@ def check_pdf(data: bytes) -> None:
     """UploadRejected unless the parser reads the whole file and finds no script, action,
     attached file, XFA form or media in any object."""
     try:
-        _, objects = _open_pdf(data)
-        active = any(_active_content(obj) for obj in objects)
+        active = any(_active_content(obj) for obj in _pdf_objects(data))
     except UploadRejected:
         raise
     except Exception:  # a parser of hostile input fails in many ways; each means "unreadable"
@@ -268,7 +268,8 @@ def write_file(upload_dir: str | Path, data: bytes, content_type: str) -> tuple[
             fh.write(data)
         os.replace(tmp, path)  # never a half-written file under its real name
     except OSError as exc:
-        tmp.unlink(missing_ok=True)  # a full disk still lets a file be removed
+        with contextlib.suppress(OSError):  # a full disk still lets a file be removed
+            tmp.unlink(missing_ok=True)
         log.error("upload %s not stored in %s: %s", stored_name, upload_dir, exc)
         full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
         raise StorageFailed(STORAGE_FULL_MESSAGE if full else STORAGE_FAILED_MESSAGE) from exc
