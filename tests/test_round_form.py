@@ -3,6 +3,7 @@ screens. Times are typed and shown in 北京时间 and stored in UTC without mic
 import datetime as dt
 import io
 import itertools
+import json
 import re
 
 import pytest
@@ -253,3 +254,34 @@ def test_item16_payment_orders_show_beijing_time_without_microseconds(app, staff
     assert "2026-01-06 04:15:00" in text and "2026-01-06 04:16:30" in text
     assert "654321" not in text
     assert "下单时间（北京时间）" in text
+
+
+def test_item16_payment_order_search_by_beijing_time(app, staff, make_expert):
+    """下单时间 is searched in 北京时间 with the same picker (FAB's search field called a
+    picker function its scripts lack, and compared the typed time with UTC)."""
+    from app.extensions import db
+    from app.models import Course, Enrollment, Expert, ExpertStatus, PaymentOrder, TrainingRound
+
+    account = make_expert("订单查询", status=ExpertStatus.ADMITTED)
+    expert_no = f"XJ16{account.expert_id:08d}"
+    with app.app_context():
+        expert = db.session.get(Expert, account.expert_id)
+        rnd = TrainingRound(name=unique_round_name("查询"), enroll_start=dt.datetime(2026, 1, 1),
+                            enroll_end=dt.datetime(2026, 2, 1), fee_fen=30000)
+        enrollment = Enrollment(expert=expert, course=Course(round=rnd, name="查询课程"))
+        db.session.add(PaymentOrder(order_no=f"S16{account.expert_id:010d}", enrollment=enrollment,
+                                    expert_no=expert_no, amount_fen=30000, kind="培训费",
+                                    created_at=dt.datetime(2026, 1, 5, 20, 15, 0, 654321)))
+        db.session.commit()
+        db.session.remove()
+    # filter 0 is 晚于, 1 is 早于; 04:15:00 北京时间 is the order's time
+    base = f"/paymentorderadminview/list/?_flt_0_expert_no={expert_no}"
+    found = lambda query: expert_no in page_text(staff.get(base + query))  # noqa: E731
+    assert found("&_flt_0_created_at=2026-01-06T04:14")
+    assert not found("&_flt_0_created_at=2026-01-06T04:16")
+    assert found("&_flt_1_created_at=2026-01-06 04:16:00")
+    assert not found("&_flt_1_created_at=2026-01-06T04:14:59")
+    html = staff.get(base).get_data(True)
+    # the search widget's fields and filter names are written into the page as JSON
+    assert "appbuilder_datetime" not in html and 'type=\\"datetime-local\\"' in html
+    assert json.dumps("晚于")[1:-1] in html and json.dumps("早于")[1:-1] in html

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from flask_appbuilder.models.sqla.filters import FilterGreater, FilterSmaller
 from flask_babel import gettext, lazy_gettext
 from markupsafe import Markup
 from wtforms import Field
@@ -95,11 +96,32 @@ class BeijingDateTimeField(Field):
         return self.raw_data[0] if self.raw_data else ""
 
 
+class _BeijingFilter:
+    """A search filter on a UTC column whose value is typed or picked in 北京时间."""
+
+    def apply(self, query, value):
+        try:
+            value = parse_local_datetime(value) - BEIJING
+        except ValidationError:
+            return query  # as FAB does with a value it cannot read: no filter
+        return super().apply(query, value)
+
+
+class BeijingAfter(_BeijingFilter, FilterGreater):
+    name = lazy_gettext("晚于")
+
+
+class BeijingBefore(_BeijingFilter, FilterSmaller):
+    name = lazy_gettext("早于")
+
+
 class BeijingTimesMixin:
     """For a ModelView with UTC ``DateTime`` columns: its forms take them in 北京时间 through
     :class:`BeijingDateTimeField`, and its list and detail pages show them in 北京时间 without
-    microseconds. Name the columns in ``beijing_time_columns``; the labels come from
-    ``label_columns`` (say （北京时间） there); a nullable column is optional in the form."""
+    microseconds; searching them means 北京时间 too (晚于 / 早于: stored times carry
+    microseconds, so 等于 would never match). Name the columns in ``beijing_time_columns``;
+    the labels come from ``label_columns`` (say （北京时间） there); a nullable column is
+    optional in the form."""
 
     beijing_time_columns: tuple[str, ...] = ()
 
@@ -108,6 +130,11 @@ class BeijingTimesMixin:
         self.formatters_columns = {
             **(self.formatters_columns or {}),
             **{col: local_time for col in self.beijing_time_columns}}
+        for col in self.beijing_time_columns:
+            if col in (self.search_columns or []):
+                filters = [BeijingAfter(col, self.datamodel), BeijingBefore(col, self.datamodel)]
+                self._filters._search_filters[col] = filters
+                self._filters._all_filters[col] = filters
 
     def _init_forms(self) -> None:
         for attr in ("add_form_extra_fields", "edit_form_extra_fields"):
@@ -118,4 +145,10 @@ class BeijingTimesMixin:
                     options["description"] = self.description_columns[col]
                 fields[col] = BeijingDateTimeField(self.label_columns.get(col, col), **options)
             setattr(self, attr, {**fields, **(getattr(self, attr, None) or {})})
+        # FAB's search field calls a picker its scripts do not have (a script error)
+        self.search_form_extra_fields = {
+            **{col: BeijingDateTimeField(self.label_columns.get(col, col), required=False,
+                                         description="")
+               for col in self.beijing_time_columns if col in (self.search_columns or [])},
+            **(self.search_form_extra_fields or {})}
         super()._init_forms()
