@@ -67,9 +67,7 @@ def round_row(page, name: str):
     return page.locator("table tr", has_text=name)
 
 
-def test_item16_staff_create_and_edit_a_round_through_the_form(zh_page, live_server, app):
-    page = zh_page
-    name = f"2027年第一批（浏览器{os.getpid()}）"
+def staff_login(page, live_server) -> None:
     page.goto(f"{live_server}/login/")
     page.click("text=管理人员")
     page.fill("#username", "testadmin")
@@ -77,6 +75,11 @@ def test_item16_staff_create_and_edit_a_round_through_the_form(zh_page, live_ser
     page.click("button:has-text('登录')")
     page.wait_for_url(lambda url: "/login" not in url)
 
+
+def test_item16_staff_create_and_edit_a_round_through_the_form(zh_page, live_server, app):
+    page = zh_page
+    name = f"2027年第一批（浏览器{os.getpid()}）"
+    staff_login(page, live_server)
     page.click("a.dropdown-toggle:has-text('继续教育管理')")
     page.click(".dropdown-menu a:has-text('培训批次')")
     page.wait_for_url("**/trainingroundadminview/list/**")
@@ -158,3 +161,53 @@ def test_item16_staff_create_and_edit_a_round_through_the_form(zh_page, live_ser
         assert (rnd.study_days, rnd.fee_fen, rnd.makeup_fee_fen) == (45, 30000, 10000)
         assert rnd.admission_batches == "2024年第一批,2024年第二批"
         db.session.remove()
+
+
+def test_item16_staff_search_orders_by_beijing_time(zh_page, live_server, app, make_expert):
+    """缴费订单 → 搜索 → 下单时间: the same picker, no script error, 北京时间 compared."""
+    from app.extensions import db
+    from app.models import Course, Enrollment, Expert, ExpertStatus, PaymentOrder, TrainingRound
+
+    account = make_expert("浏览器订单", status=ExpertStatus.ADMITTED)
+    expert_no = f"XJ17{account.expert_id:08d}"
+    with app.app_context():
+        rnd = TrainingRound(name=f"订单批次{account.expert_id}", enroll_start=dt.datetime(2026, 1, 1),
+                            enroll_end=dt.datetime(2026, 2, 1), fee_fen=30000)
+        enrollment = Enrollment(expert=db.session.get(Expert, account.expert_id),
+                                course=Course(round=rnd, name="订单课程"))
+        db.session.add(PaymentOrder(order_no=f"B16{account.expert_id:010d}", enrollment=enrollment,
+                                    expert_no=expert_no, amount_fen=30000, kind="培训费",
+                                    created_at=dt.datetime(2026, 1, 5, 20, 15, 0, 654321)))
+        db.session.commit()
+        db.session.remove()
+    page = zh_page
+    staff_login(page, live_server)
+    page.click("a.dropdown-toggle:has-text('继续教育管理')")
+    page.click(".dropdown-menu a:has-text('缴费订单')")
+    page.wait_for_url("**/paymentorderadminview/list/**")
+    expect(page.locator("tr", has_text=expert_no)).to_contain_text("2026-01-06 04:15:00")
+    page.click("a.accordion-toggle:has-text('搜索')")
+    page.click("#filter_form button.dropdown-toggle:has-text('添加筛选条件')")
+    page.click("#filter_form a.filter[name=created_at]")
+    field = "#filter_form input.filter_val[type=datetime-local]"
+    expect(page.locator(field)).to_be_visible()
+    expect(page.locator("#filter_form .filters")).to_contain_text("晚于")
+    click_segment(page, field, 14)
+    page.keyboard.type("202601060416")  # a minute after the order, in 北京时间
+    shot(page, "16-order-search")
+    page.click("#filter_form button[type=submit]")
+    page.wait_for_url("**_flt_0_created_at=**")
+    expect(page.locator("body")).to_contain_text("记录数目")
+    assert page.locator("td", has_text=expert_no).count() == 0
+    # the filter stays with what was picked; a minute before the order instead
+    assert page.input_value(field) == "2026-01-06T04:16"
+    page.click("a.accordion-toggle:has-text('搜索')")
+    expect(page.locator(field)).to_be_visible()
+    click_segment(page, field, 14)
+    for _ in range(4):  # 年 → 月 → 日 → 时 → 分
+        page.keyboard.press("ArrowRight")
+    page.keyboard.type("14")
+    page.click("#filter_form button[type=submit]")
+    page.wait_for_url("**_flt_0_created_at=2026-01-06T04%3A14**")
+    expect(page.locator("td", has_text=expert_no)).to_have_count(1)
+    shot(page, "16-order-search-found")
