@@ -64,6 +64,18 @@ def test_item16_round_form_has_a_beijing_datetime_picker(staff):
     assert "缴费开始时间（北京时间）" in text and "缴费结束时间（北京时间）" in text
 
 
+def test_item16_round_form_in_english(app):
+    client = app.test_client()
+    login_staff(client, "testadmin")
+    client.get("/lang/en")
+    text = page_text(client.post("/trainingroundadminview/add", data=round_form(
+        unique_round_name("英文"), enroll_start="2026-12-01", enroll_end="")))
+    assert "Payment starts (Beijing time)" in text and "Payment ends (Beijing time)" in text
+    assert "Please enter a date and time, e.g. 2026-12-01 09:00" in text
+    assert "Please fill in Payment ends (Beijing time)" in text
+    assert "seconds optional" in text
+
+
 def test_item16_round_add_from_the_picker_stores_utc_without_microseconds(app, staff):
     name = unique_round_name()
     resp = staff.post("/trainingroundadminview/add", data=round_form(name))
