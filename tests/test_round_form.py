@@ -26,7 +26,8 @@ def staff(app):
 
 
 def round_form(name: str, **overrides) -> dict:
-    data = {"name": name, "admission_batches": "2024年第一批", "statuses": "已入库",
+    # a 入库批次 of its own: an active round enrols every matching expert of the other tests
+    data = {"name": name, "admission_batches": f"无人批次{name}", "statuses": "已入库",
             "enroll_start": "2026-12-01T09:00", "enroll_end": "2026-12-31T18:30:15",
             "study_days": "30", "fee_fen": "30000", "makeup_fee_fen": "10000", "pass_mark": "60",
             "attempts_allowed": "2", "open_delay_days": "2", "active": "y"}
@@ -117,7 +118,8 @@ def test_item16_round_with_microseconds_edits_and_unchecks_active(app, staff):
 
     name = unique_round_name("演示")
     with app.app_context():
-        rnd = TrainingRound(name=name, enroll_start=dt.datetime(2026, 3, 1, 2, 3, 4, 567891),
+        rnd = TrainingRound(name=name, admission_batches=f"无人批次{name}",
+                            enroll_start=dt.datetime(2026, 3, 1, 2, 3, 4, 567891),
                             enroll_end=dt.datetime(2026, 3, 31, 15, 59, 59, 999999), fee_fen=30000,
                             active=True)
         db.session.add(rnd)
@@ -144,7 +146,8 @@ def test_item16_round_list_and_show_in_beijing_time_without_microseconds(app, st
 
     name = unique_round_name("列表")
     with app.app_context():
-        rnd = TrainingRound(name=name, enroll_start=dt.datetime(2026, 5, 1, 16, 0, 0, 123456),
+        rnd = TrainingRound(name=name, admission_batches=f"无人批次{name}",
+                            enroll_start=dt.datetime(2026, 5, 1, 16, 0, 0, 123456),
                             enroll_end=dt.datetime(2026, 5, 31, 1, 2, 3, 4), fee_fen=30000)
         db.session.add(rnd)
         db.session.commit()
@@ -252,8 +255,9 @@ def test_item16_payment_orders_show_beijing_time_without_microseconds(app, staff
     account = make_expert("订单时间", status=ExpertStatus.ADMITTED)
     with app.app_context():
         expert = db.session.get(Expert, account.expert_id)
-        rnd = TrainingRound(name=unique_round_name("订单"), enroll_start=dt.datetime(2026, 1, 1),
-                            enroll_end=dt.datetime(2026, 2, 1), fee_fen=30000)
+        rnd = TrainingRound(name=unique_round_name("订单"), active=False,
+                            enroll_start=dt.datetime(2026, 1, 1), enroll_end=dt.datetime(2026, 2, 1),
+                            fee_fen=30000)
         enrollment = Enrollment(expert=expert, course=Course(round=rnd, name="订单课程"))
         order_no = f"T16{account.expert_id:010d}"
         db.session.add(PaymentOrder(order_no=order_no, enrollment=enrollment, expert_no="XJ1",
@@ -278,8 +282,9 @@ def test_item16_payment_order_search_by_beijing_time(app, staff, make_expert):
     expert_no = f"XJ16{account.expert_id:08d}"
     with app.app_context():
         expert = db.session.get(Expert, account.expert_id)
-        rnd = TrainingRound(name=unique_round_name("查询"), enroll_start=dt.datetime(2026, 1, 1),
-                            enroll_end=dt.datetime(2026, 2, 1), fee_fen=30000)
+        rnd = TrainingRound(name=unique_round_name("查询"), active=False,
+                            enroll_start=dt.datetime(2026, 1, 1), enroll_end=dt.datetime(2026, 2, 1),
+                            fee_fen=30000)
         enrollment = Enrollment(expert=expert, course=Course(round=rnd, name="查询课程"))
         db.session.add(PaymentOrder(order_no=f"S16{account.expert_id:010d}", enrollment=enrollment,
                                     expert_no=expert_no, amount_fen=30000, kind="培训费",
