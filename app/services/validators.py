@@ -19,6 +19,12 @@ _EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.
 _NAME_DOTS = "·•・‧∙⋅"
 _NAME_RE = re.compile(r"^[\u3400-\u9fff]+(·[\u3400-\u9fff]+)*$")
 _CREDIT_CODE_RE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
+# What <input type="datetime-local"> sends (2026-12-01T09:00[:00]) and what a person types
+# where the browser shows a plain text box (2026-12-01 09:00[:00], 2026/12/01 ...).
+_DATETIME_RE = re.compile(
+    r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})[T ]+(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?$")
+# The years a date-and-time field accepts (the picker's min and max say the same).
+DATETIME_FIRST_YEAR, DATETIME_LAST_YEAR = 2000, 2099
 
 
 class ValidationError(ValueError):
@@ -162,6 +168,28 @@ def validate_date_range(
         raise ValidationError("结束时间不能晚于今天")
     if start and end and start > end:
         raise ValidationError("开始时间不能晚于结束时间")
+
+
+def parse_local_datetime(value: str | None) -> dt.datetime:
+    """A wall-clock date and time as typed or picked (seconds optional), without microseconds.
+
+    The caller decides the time zone; a date alone is refused rather than read as midnight,
+    which would silently move an end time to the start of its day.
+    """
+    text = (value or "").strip().replace("：", ":")
+    if not text:
+        raise ValidationError("请输入日期和时间")
+    match = _DATETIME_RE.match(text)
+    if not match:
+        raise ValidationError("请输入日期和时间，如 2026-12-01 09:00 或 2026-12-01 09:00:00")
+    year, month, day, hour, minute, second = (int(g or 0) for g in match.groups())
+    try:
+        parsed = dt.datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        raise ValidationError("日期或时间不存在，请检查") from None
+    if not DATETIME_FIRST_YEAR <= parsed.year <= DATETIME_LAST_YEAR:
+        raise ValidationError("年份应在 2000 至 2099 之间")
+    return parsed
 
 
 def age_on(birth_date: dt.date, day: dt.date | None = None) -> int:

@@ -18,11 +18,12 @@ from flask_appbuilder import BaseView, expose
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access
+from flask_babel import lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from sqlalchemy import func, select
-from wtforms import SelectField, StringField
+from wtforms import BooleanField, SelectField, StringField
 
 from app.extensions import csrf, db
 from app.models import (
@@ -47,6 +48,7 @@ from app.services.study import progress_percent
 from app.views import add_menu_view, heartbeat
 from app.views.base import ExpertScreen, StaffModelView, UploadFieldMixin, file_link, yes_no
 from app.views.files import send_stored
+from app.views.widgets import BeijingTimesMixin
 
 PAGE_SIZES = (10, 20, 50)
 
@@ -307,11 +309,11 @@ class ReconcileView(BaseView):
         return self.render_template("training/reconcile.html", form=form, manual=manual, rows=rows)
 
 
-class TrainingRoundAdminView(StaffModelView):
+class TrainingRoundAdminView(BeijingTimesMixin, StaffModelView):
     datamodel = SQLAInterface(TrainingRound)
     list_title = show_title = add_title = edit_title = "培训批次"
     label_columns = {"name": "培训批次", "admission_batches": "参训入库批次", "statuses": "参训专家状态",
-                     "enroll_start": "缴费开始时间", "enroll_end": "缴费结束时间",
+                     "enroll_start": "缴费开始时间（北京时间）", "enroll_end": "缴费结束时间（北京时间）",
                      "study_days": "学习期限（天）", "fee_fen": "培训费（分）",
                      "makeup_fee_fen": "补学费（分）", "pass_mark": "合格分数",
                      "attempts_allowed": "考试次数", "open_delay_days": "缴费后开放（天）",
@@ -324,6 +326,19 @@ class TrainingRoundAdminView(StaffModelView):
     formatters_columns = {"active": yes_no}
     description_columns = {"admission_batches": "多个用逗号分隔，如 2024年第一批,2024年第二批；留空为全部",
                            "fee_fen": "单位：分（300元填 30000）"}
+    beijing_time_columns = ("enroll_start", "enroll_end")
+    add_form_extra_fields = edit_form_extra_fields = {
+        # unchecked means inactive: FAB makes the checkbox of a NOT NULL column required
+        "active": BooleanField(lazy_gettext("启用"), default=True,
+                               description=lazy_gettext("不勾选则不再为专家新增该批次的培训")),
+    }
+
+    def check_form(self, form) -> bool:
+        start, end = form.enroll_start.data, form.enroll_end.data
+        if start and end and end <= start:
+            form.enroll_end.errors = [*form.enroll_end.errors, "缴费结束时间应晚于缴费开始时间"]
+            return False
+        return True
 
 
 class CourseAdminView(StaffModelView):
@@ -336,7 +351,7 @@ class CourseAdminView(StaffModelView):
     search_columns = ["round", "name"]
 
 
-class PaymentOrderAdminView(StaffModelView):
+class PaymentOrderAdminView(BeijingTimesMixin, StaffModelView):
     """缴费订单: read-only; paid through the provider, the statement or by hand."""
 
     datamodel = SQLAInterface(PaymentOrder)
@@ -344,13 +359,15 @@ class PaymentOrderAdminView(StaffModelView):
     base_order = ("id", "desc")
     list_title = show_title = "缴费订单"
     label_columns = {"order_no": "订单号", "expert_no": "专家编号", "amount_fen": "金额（分）",
-                     "kind": "类别", "status": "状态", "created_at": "下单时间", "paid_at": "支付时间",
+                     "kind": "类别", "status": "状态", "created_at": "下单时间（北京时间）",
+                     "paid_at": "支付时间（北京时间）",
                      "provider": "确认方式", "provider_ref": "流水号/凭证号"}
     list_columns = ["order_no", "expert_no", "amount_fen", "kind", "status", "created_at", "paid_at",
                     "provider", "provider_ref"]
     show_columns = list_columns
     search_columns = ["order_no", "expert_no", "status", "provider_ref", "created_at"]
     exact_search_columns = ("order_no", "expert_no", "provider_ref")
+    beijing_time_columns = ("created_at", "paid_at")
 
 
 class LessonAdminView(UploadFieldMixin, StaffModelView):
