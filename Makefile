@@ -39,10 +39,11 @@ font:
 	fi
 
 # Browser tests drive Debian's chromium (Playwright's own browser download is not used);
-# QR codes are decoded with zbar.
+# QR codes are decoded with zbar; chromium-l10n draws the date pickers in Chinese.
 test-deps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	test -f /usr/lib/chromium/locales/zh-CN.pak || missing="$$missing chromium-l10n"; \
 	ldconfig -p 2>/dev/null | grep -q libzbar.so || missing="$$missing libzbar0"; \
 	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
