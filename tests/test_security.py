@@ -129,6 +129,12 @@ def captcha_answer(app, client):
 
     with client.session_transaction() as s:
         captcha_id = s.get("captcha_id")
+    if app.config.get("REDIS_URL") and captcha_id:
+        import redis
+
+        value = redis.Redis.from_url(app.config["REDIS_URL"]).get(
+            f"{app.config['LOGIN_REDIS_PREFIX']}captcha:{captcha_id}")
+        return value.decode() if value is not None else None
     with app.app_context():
         row = db.session.get(LoginCaptcha, captcha_id) if captcha_id else None
         answer = row.answer if row else None
