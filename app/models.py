@@ -577,10 +577,12 @@ class UserSession(Model):
 
 
 class LoginThrottle(Model):
-    """Consecutive failed logins per account and per IP (when Redis is not configured)."""
+    """Failed logins (when Redis is not configured): per account ("user:<id>", whatever was
+    typed for it), per typed name matching no account ("name:<typed>"), per address
+    ("ip:<address>", a windowed count that only turns on the captcha)."""
 
     __tablename__ = "login_throttle"
-    key = Column(String(200), primary_key=True)  # "account:<name>" or "ip:<address>"
+    key = Column(String(200), primary_key=True)
     failures = Column(Integer, nullable=False, default=0)
     locked_until = Column(DateTime)
     updated_at = Column(DateTime, nullable=False, default=utcnow)

@@ -397,8 +397,11 @@ class ExpertSecurityManager(SecurityManager):
         """管理员 → 用户 → 重置密码 (FAB's /resetpassword/form): every session of the account
         ends, it must choose its own password at the next login, and the reset is audited.
         Resetting one's own password (FAB's 重置我的密码) ends one's other sessions only."""
+        # FAB's form passes the pk as the query string's text; PostgreSQL will not compare
+        # an integer column with it
+        userid = int(userid)
         super().reset_password(userid, password)
-        user = self.session.get(AppUser, int(userid))
+        user = self.session.get(AppUser, userid)
         actor = current_actor()
         own = actor.id == user.id
         user.must_change_password = not own

@@ -124,9 +124,6 @@ def test_session_rules_with_a_controlled_clock(app):
 def captcha_answer(app, client):
     """What a person reads off the image: the answer is kept on the server (the cookie
     holds only its id), so the test looks it up there without using it up."""
-    from app.extensions import db
-    from app.models import LoginCaptcha
-
     with client.session_transaction() as s:
         captcha_id = s.get("captcha_id")
     if app.config.get("REDIS_URL") and captcha_id:
@@ -135,6 +132,9 @@ def captcha_answer(app, client):
         value = redis.Redis.from_url(app.config["REDIS_URL"]).get(
             f"{app.config['LOGIN_REDIS_PREFIX']}captcha:{captcha_id}")
         return value.decode() if value is not None else None
+    from app.extensions import db
+    from app.models import LoginCaptcha
+
     with app.app_context():
         row = db.session.get(LoginCaptcha, captcha_id) if captcha_id else None
         answer = row.answer if row else None
