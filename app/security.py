@@ -121,10 +121,12 @@ def login_policy() -> login_guard.Policy:
 def captcha_answer_ok(captcha_id: str | None, typed: str | None) -> str | None:
     """None when the typed captcha is the answer of ``captcha_id`` (used up either way),
     else the message to show."""
-    typed = (typed or "").strip().upper()
+    # an API client's JSON may carry anything in these fields
+    typed = typed.strip().upper() if isinstance(typed, str) else ""
     if not typed:
         return "请输入验证码"
-    expected = captcha_store().take(captcha_id, utcnow()) if captcha_id else None
+    expected = captcha_store().take(captcha_id, utcnow()) if isinstance(
+        captcha_id, str) and captcha_id else None
     if not expected or not secrets.compare_digest(typed, expected):
         return "验证码错误，请重新输入"
     return None
