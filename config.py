@@ -92,12 +92,18 @@ REFERENCE_DIR = os.environ.get("REFERENCE_DIR", str(BASE_DIR / "data" / "referen
 FAB_INDEX_VIEW = "app.views.home.HomeIndexView"
 FAB_BASE_TEMPLATE = "layout.html"
 
-# Login protection: lockout per account and per IP, captcha after a few failures.
-REDIS_URL = os.environ.get("REDIS_URL")  # shared counters across workers; else the database
+# Login protection. Per person (account, phone or e-mail alike): LOGIN_MAX_FAILURES wrong
+# passwords lock the account for LOGIN_LOCK_MINUTES; the web form asks for a captcha after
+# LOGIN_CAPTCHA_AFTER. Per address only a captcha, never a lock: LOGIN_CAPTCHA_PER_IP
+# failures in LOGIN_LOCK_MINUTES (an office NAT or the reverse proxy is one address).
+REDIS_URL = os.environ.get("REDIS_URL")  # shared counters and captchas; else the database
+LOGIN_REDIS_PREFIX = os.environ.get("LOGIN_REDIS_PREFIX", "login:")
 LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", 5))
-LOGIN_MAX_FAILURES_PER_IP = int(os.environ.get("LOGIN_MAX_FAILURES_PER_IP", 5))
 LOGIN_LOCK_MINUTES = int(os.environ.get("LOGIN_LOCK_MINUTES", 15))
 LOGIN_CAPTCHA_AFTER = int(os.environ.get("LOGIN_CAPTCHA_AFTER", 3))
+LOGIN_CAPTCHA_PER_IP = int(os.environ.get("LOGIN_CAPTCHA_PER_IP", 100))
+# FAB's JWT login (/api/v1/security/login, /refresh): no API of ours uses it; 404 while off.
+LOGIN_API_ENABLED = _env_bool("LOGIN_API_ENABLED", False)
 SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", 30))
 SESSION_ABSOLUTE_HOURS = int(os.environ.get("SESSION_ABSOLUTE_HOURS", 12))
 # Behind a reverse proxy, the number of proxies whose X-Forwarded-For is trusted.

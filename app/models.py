@@ -571,16 +571,31 @@ class UserSession(Model):
     ended_at = Column(DateTime)
     end_reason = Column(String(20))
     ip = Column(String(45))
+    # "web" (the browser's cookie) or "api" (a JWT refresh token): a web logout also ends
+    # the account's API sessions, but not its other browsers.
+    kind = Column(String(10), nullable=False, default="web", server_default="web")
 
 
 class LoginThrottle(Model):
-    """Consecutive failed logins per account and per IP (when Redis is not configured)."""
+    """Failed logins (when Redis is not configured): per account ("user:<id>", whatever was
+    typed for it), per typed name matching no account ("name:<typed>"), per address
+    ("ip:<address>", a windowed count that only turns on the captcha)."""
 
     __tablename__ = "login_throttle"
-    key = Column(String(200), primary_key=True)  # "account:<name>" or "ip:<address>"
+    key = Column(String(200), primary_key=True)
     failures = Column(Integer, nullable=False, default=0)
     locked_until = Column(DateTime)
     updated_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class LoginCaptcha(Model):
+    """A captcha's answer, kept here (not in the readable session cookie) when Redis is not
+    configured; the cookie holds only the opaque id. Taken (deleted) on first use."""
+
+    __tablename__ = "login_captcha"
+    id = Column(String(64), primary_key=True)
+    answer = Column(String(8), nullable=False)
+    expires_at = Column(DateTime, nullable=False, index=True)
 
 
 # ---------------------------------------------------------------- continuing education (issue 5)

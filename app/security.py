@@ -1,11 +1,14 @@
 """Our security manager: the manual's login (专家 / 管理人员, account = pinyin or phone),
-lockout after repeated failures on every login path, server-side sessions."""
+lockout per person after repeated failures on every login path, a server-side captcha,
+server-side sessions (also behind the optional JWT API)."""
 from __future__ import annotations
 
+import datetime as dt
 import io
 import secrets
 
 from flask import (
+    Response,
     current_app,
     flash,
     g,
@@ -17,6 +20,13 @@ from flask import (
     url_for,
 )
 from flask_appbuilder import expose
+from flask_appbuilder.const import (
+    API_SECURITY_ACCESS_TOKEN_KEY,
+    API_SECURITY_PROVIDER_DB,
+    API_SECURITY_REFRESH_TOKEN_KEY,
+)
+from flask_appbuilder.security.api import SecurityApi
+from flask_appbuilder.security.schemas import login_post
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.sqla.models import (
     Permission,
@@ -26,15 +36,23 @@ from flask_appbuilder.security.sqla.models import (
 )
 from flask_appbuilder.security.views import AuthDBView
 from flask_appbuilder.utils.base import get_safe_redirect
+from flask_jwt_extended import (
+    create_access_token,
+    create_refresh_token,
+    get_jwt,
+    get_jwt_identity,
+    verify_jwt_in_request,
+)
 from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
+from marshmallow import ValidationError as MarshmallowValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
-from app.audit_hooks import client_ip
+from app.audit_hooks import client_ip, current_actor
 from app.extensions import db
 from app.models import AppUser, Expert, utcnow
 from app.services import audit, login_guard, sessions
@@ -46,6 +64,7 @@ LOGIN_FAILED = "账号或密码错误，请重新输入"
 LOGIN_KINDS = {"expert": "专家", "staff": "管理人员"}
 CAPTCHA_CHARS = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 SESSION_TOKEN = "sid"
+CAPTCHA_FIELDS = ("captcha_id", "captcha")
 
 
 class LoginForm(FlaskForm):
@@ -62,25 +81,55 @@ def user_is_staff(user: AppUser) -> bool:
     return any(r.name in STAFF_ROLES for r in user.roles)
 
 
+def _redis_client():
+    """One client per app (its pool is shared by the threads of a worker), or None."""
+    url = current_app.config.get("REDIS_URL")
+    if not url:
+        return None
+    client = current_app.extensions.get("login_redis")
+    if client is None or current_app.extensions.get("login_redis_url") != url:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_timeout=2)
+        current_app.extensions["login_redis"] = client
+        current_app.extensions["login_redis_url"] = url
+    return client
+
+
 def throttle_store() -> login_guard.ThrottleStore:
     """Redis when REDIS_URL is set (shared by every worker), else the database."""
-    url = current_app.config.get("REDIS_URL")
-    if url:
-        client = current_app.extensions.get("login_redis")
-        if client is None:
-            import redis
-
-            client = redis.Redis.from_url(url, socket_timeout=2)
-            current_app.extensions["login_redis"] = client
-        return login_guard.RedisThrottleStore(client)
+    client = _redis_client()
+    if client is not None:
+        return login_guard.RedisThrottleStore(client, current_app.config["LOGIN_REDIS_PREFIX"])
     return login_guard.DatabaseThrottleStore(db.session)
+
+
+def captcha_store() -> login_guard.CaptchaStore:
+    client = _redis_client()
+    if client is not None:
+        return login_guard.RedisCaptchaStore(client, current_app.config["LOGIN_REDIS_PREFIX"])
+    return login_guard.DatabaseCaptchaStore(db.session)
 
 
 def login_policy() -> login_guard.Policy:
     cfg = current_app.config
     return login_guard.Policy(
-        max_failures=cfg["LOGIN_MAX_FAILURES"], max_failures_per_ip=cfg["LOGIN_MAX_FAILURES_PER_IP"],
-        lock_minutes=cfg["LOGIN_LOCK_MINUTES"], captcha_after=cfg["LOGIN_CAPTCHA_AFTER"])
+        max_failures=cfg["LOGIN_MAX_FAILURES"], lock_minutes=cfg["LOGIN_LOCK_MINUTES"],
+        captcha_after=cfg["LOGIN_CAPTCHA_AFTER"], captcha_per_ip=cfg["LOGIN_CAPTCHA_PER_IP"])
+
+
+def captcha_answer_ok(captcha_id: str | None, typed: str | None) -> str | None:
+    """None when the typed captcha is the answer of ``captcha_id`` (used up either way),
+    else the message to show."""
+    # an API client's JSON may carry anything in these fields
+    typed = typed.strip().upper() if isinstance(typed, str) else ""
+    if not typed:
+        return "请输入验证码"
+    expected = captcha_store().take(captcha_id, utcnow()) if isinstance(
+        captcha_id, str) and captcha_id else None
+    if not expected or not secrets.compare_digest(typed, expected):
+        return "验证码错误，请重新输入"
+    return None
 
 
 def start_session(user: AppUser) -> None:
@@ -108,16 +157,17 @@ class LoginView(AuthDBView):
         kind = request.values.get("login_kind", "expert")
         if kind not in LOGIN_KINDS:
             kind = "expert"
+        sm = self.appbuilder.sm
         store, policy = throttle_store(), login_policy()
         typed = (form.username.data or "").strip() if request.method == "POST" else None
-        need_captcha = login_guard.needs_captcha(store, typed, client_ip(), policy)
+        subject = sm.login_subject(typed) if typed else None
+        need_captcha = login_guard.needs_captcha(store, subject, client_ip(), policy)
         if form.validate_on_submit() and self._captcha_ok(form, need_captcha):
-            user = self.appbuilder.sm.auth_user_db(form.username.data, form.password.data)
+            user = sm.auth_user_db(form.username.data, form.password.data)
             # An account may only sign in on its own tab; the message does not say why.
             if user and not (user_is_expert(user) if kind == "expert" else user_is_staff(user)):
                 user = None
             if user:
-                session.pop("captcha", None)
                 login_user(user, remember=False)
                 start_session(user)
                 if user.must_change_password:
@@ -127,7 +177,7 @@ class LoginView(AuthDBView):
                 return redirect(get_safe_redirect(next_url) if next_url else url_for(
                     "HomeIndexView.index"))
             form.password.errors = [LOGIN_FAILED]
-            need_captcha = login_guard.needs_captcha(store, typed, client_ip(), policy)
+            need_captcha = login_guard.needs_captcha(store, subject, client_ip(), policy)
         form.captcha.data = ""
         return self.render_template(
             self.login_template, title=self.title, form=form, appbuilder=self.appbuilder,
@@ -138,26 +188,26 @@ class LoginView(AuthDBView):
     def _captcha_ok(form: LoginForm, needed: bool) -> bool:
         if not needed:
             return True
-        expected = session.pop("captcha", None)
-        typed = (form.captcha.data or "").strip().upper()
-        if not typed:
-            form.captcha.errors = ["请输入验证码"]
-            return False
-        if not expected or not secrets.compare_digest(typed, expected):
-            form.captcha.errors = ["验证码错误，请重新输入"]
+        message = captcha_answer_ok(session.pop("captcha_id", None), form.captcha.data)
+        if message:
+            form.captcha.errors = [message]
             return False
         return True
 
     @expose("/login/captcha.png")
     def captcha(self):
-        """An image captcha drawn here (no outside service): the intranet has none."""
+        """An image captcha drawn here (no outside service): the intranet has none. Its
+        answer stays on the server; the cookie (and, for API clients, the X-Captcha-Id
+        header) carries only an opaque id."""
         from captcha.image import ImageCaptcha
 
         code = "".join(secrets.choice(CAPTCHA_CHARS) for _ in range(4))
-        session["captcha"] = code
+        captcha_id = captcha_store().put(code, utcnow(), login_guard.CAPTCHA_TTL)
+        session["captcha_id"] = captcha_id
         image = ImageCaptcha(width=160, height=60).generate(code)
         resp = send_file(io.BytesIO(image.read()), mimetype="image/png")
         resp.headers["Cache-Control"] = "no-store"
+        resp.headers["X-Captcha-Id"] = captcha_id
         return resp
 
     @expose("/logout/", methods=["POST"])
@@ -166,13 +216,95 @@ class LoginView(AuthDBView):
         if user is not None:
             audit.record(db.session, Action.LOGOUT, actor=Actor(user.id, user.username, client_ip()),
                          object_type="用户", object_id=user.username)
+            # signing out also ends the account's API tokens (its other browsers go on)
+            sessions.end_all(db.session, user.id, utcnow(), "退出登录", kind=sessions.API)
         end_session("退出登录")
         return redirect(url_for(f"{self.endpoint}.login"))
+
+
+def api_enabled() -> bool:
+    return bool(current_app.config.get("LOGIN_API_ENABLED"))
+
+
+class LoginApi(SecurityApi):
+    """FAB's JWT login, off unless LOGIN_API_ENABLED (no data API of ours uses it: while
+    off, both routes answer 404). When on, it faces the captcha rule of the web form, and
+    each token belongs to a server-side session that logout, a password change or an
+    administrator's reset ends."""
+
+    @expose("/login", methods=["POST"])
+    def login(self) -> Response:
+        if not api_enabled():
+            return self.response_404()
+        if not request.is_json:
+            return self.response_400(message="请求格式错误")
+        body = request.json if isinstance(request.json, dict) else {}
+        try:
+            # FAB's schema refuses unknown fields: the captcha's are read apart
+            payload = login_post.load({k: v for k, v in body.items() if k not in CAPTCHA_FIELDS})
+        except MarshmallowValidationError:
+            return self.response_400(message="请求格式错误")
+        if payload["provider"] != API_SECURITY_PROVIDER_DB:
+            return self.response_400(message="请求格式错误")
+        sm = self.appbuilder.sm
+        subject = sm.login_subject((payload["username"] or "").strip())
+        if login_guard.needs_captcha(throttle_store(), subject, client_ip(), login_policy()):
+            message = captcha_answer_ok(body.get("captcha_id"), body.get("captcha"))
+            if message:
+                return self.response(401, message=message)
+        user = sm.auth_user_db(payload["username"], payload["password"])
+        if not user:
+            return self.response(401, message=LOGIN_FAILED)
+        if user.must_change_password:
+            return self.response(403, message="请先登录网页修改密码")
+        token = sessions.start(db.session, user.id, client_ip(), utcnow(), kind=sessions.API)
+        claims = {SESSION_TOKEN: token}
+        resp = {API_SECURITY_ACCESS_TOKEN_KEY: create_access_token(
+            identity=str(user.id), fresh=True, additional_claims=claims)}
+        if payload.get("refresh"):
+            resp[API_SECURITY_REFRESH_TOKEN_KEY] = create_refresh_token(
+                identity=str(user.id), additional_claims=claims)
+        return self.response(200, **resp)
+
+    @expose("/refresh", methods=["POST"])
+    def refresh(self) -> Response:
+        if not api_enabled():
+            return self.response_404()
+        verify_jwt_in_request(refresh=True)
+        claims = {SESSION_TOKEN: get_jwt()[SESSION_TOKEN]}
+        return self.response(200, **{API_SECURITY_ACCESS_TOKEN_KEY: create_access_token(
+            identity=get_jwt_identity(), fresh=False, additional_claims=claims)})
+
+    @expose("/logout", methods=["POST"])
+    def logout(self) -> Response:
+        if not api_enabled():
+            return self.response_404()
+        verify_jwt_in_request(refresh=True)
+        sessions.end(db.session, get_jwt()[SESSION_TOKEN], utcnow(), "退出登录")
+        return self.response(200, message="已退出登录")
+
+
+def jwt_session_ended(jwt_header: dict, jwt_payload: dict) -> bool:
+    """flask-jwt-extended's revocation check: a token is dead once its session is (or when
+    it has none, as FAB's own tokens)."""
+    try:
+        user_id = int(jwt_payload.get("sub"))
+    except (TypeError, ValueError):
+        return True
+    token = jwt_payload.get(SESSION_TOKEN)
+    if not api_enabled() or not token:
+        return True
+    return sessions.check(
+        db.session, token, user_id, utcnow(),
+        idle=dt.timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"]),
+        absolute=dt.timedelta(hours=current_app.config["SESSION_ABSOLUTE_HOURS"]),
+    ) is not None
 
 
 class ExpertSecurityManager(SecurityManager):
     user_model = AppUser
     authdbview = LoginView
+    security_api = LoginApi
 
     def get_user_by_id(self, pk):
         """The signed-in account with its roles and groups in one query (Flask-Login loads
@@ -202,40 +334,84 @@ class ExpertSecurityManager(SecurityManager):
             cache[key] = frozenset((perm, view) for perm, view in rows)
         return (permission_name, view_name) in cache[key]
 
+    def create_jwt_manager(self, app):
+        jwt_manager = super().create_jwt_manager(app)
+        jwt_manager.token_in_blocklist_loader(jwt_session_ended)
+        return jwt_manager
+
+    def find_login_user(self, typed: str) -> AppUser | None:
+        """The account behind what was typed: its account name, an expert's phone, or its
+        e-mail (FAB's fallback), so that every spelling counts against the same person."""
+        typed = (typed or "").strip()
+        if not typed:
+            return None
+        if looks_like_phone(typed):
+            user_id = self.session.execute(
+                select(Expert.user_id).where(Expert.phone == normalize_phone(typed))
+            ).scalar_one_or_none()
+            if user_id is not None:
+                return self.session.get(AppUser, user_id)
+        return self.find_user(username=typed) or self.find_user(email=typed)
+
+    def login_subject(self, typed: str) -> int | str:
+        """What failures are counted against: the account id, else the typed text."""
+        user = self.find_login_user(typed)
+        return user.id if user is not None else (typed or "").strip()
+
     def auth_user_db(self, username, password):
-        """Every login path (web form, API) comes here: phone numbers are accepted as
-        accounts, and failures are counted and locked out before any password check."""
-        username = (username or "").strip()
-        if looks_like_phone(username):
-            user_id = (
-                self.session.query(Expert.user_id)
-                .filter(Expert.phone == normalize_phone(username))
-                .scalar()
-            )
-            user = self.session.get(AppUser, user_id) if user_id else None
-            if user is not None:
-                username = user.username
+        """Every login path (web form, API) comes here. The attempt is reserved against the
+        person (not the spelling) before any password check; past the limit the answer and
+        the cost are those of a wrong password."""
+        typed = (username or "").strip()
+        user = self.find_login_user(typed)
+        subject = user.id if user is not None else typed
+        shown = user.username if user is not None else typed[:128]
         store, policy, ip, now = throttle_store(), login_policy(), client_ip(), utcnow()
-        actor = Actor(None, username[:128], ip)
-        if login_guard.is_locked(store, username, ip, now):
+        actor = Actor(None, shown, ip)
+        reservation = login_guard.reserve(store, subject, now, policy)
+        if not reservation.allowed:
             # Same answer, same cost as a wrong password: nothing tells a lock apart.
             check_password_hash(current_app.config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"], "x")
+            login_guard.register_failure(store, subject, ip, now, policy, reservation)
             audit.record(self.session, Action.LOGIN_FAILED, actor=actor, object_type="用户",
-                         object_id=username, detail="账号或IP已锁定")
+                         object_id=shown, detail="账号已锁定")
             self.session.commit()
             return None
-        user = super().auth_user_db(username, password)
-        if user is not None:
-            login_guard.register_success(store, username, ip)
-            audit.record(self.session, Action.LOGIN, actor=Actor(user.id, user.username, ip),
-                         object_type="用户", object_id=user.username)
+        # FAB's check keeps its timing equalisation (a fake hash check for unknown names).
+        found = super().auth_user_db(user.username if user is not None else typed, password)
+        if found is not None:
+            login_guard.register_success(store, subject)
+            audit.record(self.session, Action.LOGIN, actor=Actor(found.id, found.username, ip),
+                         object_type="用户", object_id=found.username)
         else:
-            newly_locked = login_guard.register_failure(store, username, ip, now, policy)
+            newly_locked = login_guard.register_failure(store, subject, ip, now, policy,
+                                                        reservation)
             audit.record(self.session, Action.LOGIN_FAILED, actor=actor, object_type="用户",
-                         object_id=username)
-            if newly_locked:
+                         object_id=shown)
+            if newly_locked and user is not None:
                 audit.record(self.session, Action.LOCKED, actor=actor, object_type="用户",
-                             object_id=username,
+                             object_id=shown,
                              detail=f"连续{policy.max_failures}次登录失败，锁定{policy.lock_minutes}分钟")
         self.session.commit()
-        return user
+        return found
+
+    def reset_password(self, userid, password):
+        """管理员 → 用户 → 重置密码 (FAB's /resetpassword/form): every session of the account
+        ends, it must choose its own password at the next login, and the reset is audited.
+        Resetting one's own password (FAB's 重置我的密码) ends one's other sessions only."""
+        # FAB's form passes the pk as the query string's text; PostgreSQL will not compare
+        # an integer column with it
+        userid = int(userid)
+        super().reset_password(userid, password)
+        user = self.session.get(AppUser, userid)
+        actor = current_actor()
+        own = actor.id == user.id
+        user.must_change_password = not own
+        user.password_changed_at = utcnow()
+        audit.record(self.session, Action.PASSWORD_RESET, actor=actor, object_type="用户",
+                     object_id=user.username,
+                     detail="本人重置密码" if own else "管理员重置密码，下次登录须修改密码")
+        self.session.commit()
+        sessions.end_all(self.session, user.id, utcnow(), "重置密码")
+        if own and has_request_context():
+            start_session(user)

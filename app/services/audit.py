@@ -23,6 +23,8 @@ class Action:
     LOGOUT = "退出登录"
     SESSION_EXPIRED = "会话超时"
     PASSWORD_CHANGED = "修改密码"
+    PASSWORD_RESET = "重置密码"
+    UNLOCKED = "解除锁定"
     EXPORT = "导出"
     IMPORT = "导入"
     VIEW_PERSONAL_DATA = "查看个人信息"

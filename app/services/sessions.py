@@ -16,6 +16,7 @@ IDLE_LIMIT = dt.timedelta(minutes=30)
 ABSOLUTE_LIMIT = dt.timedelta(hours=12)
 # last_seen_at is written at most this often: one write a minute, not one per request.
 TOUCH_EVERY = dt.timedelta(seconds=60)
+WEB, API = "web", "api"
 
 
 def _hash(token: str) -> str:
@@ -52,10 +53,11 @@ def fresh_params(token: str, now: dt.datetime, idle: dt.timedelta = IDLE_LIMIT,
             "seen_after": now - min(idle, TOUCH_EVERY)}
 
 
-def start(session: Session, user_id: int, ip: str | None, now: dt.datetime) -> str:
+def start(session: Session, user_id: int, ip: str | None, now: dt.datetime,
+          kind: str = WEB) -> str:
     token = secrets.token_urlsafe(32)
     session.add(UserSession(token_hash=_hash(token), user_id=user_id, created_at=now,
-                            last_seen_at=now, ip=ip))
+                            last_seen_at=now, ip=ip, kind=kind))
     session.commit()
     return token
 
@@ -97,10 +99,13 @@ def end(session: Session, token: str | None, now: dt.datetime, reason: str) -> N
     session.commit()
 
 
-def end_all(session: Session, user_id: int, now: dt.datetime, reason: str) -> None:
-    session.execute(
-        update(UserSession)
-        .where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
-        .values(ended_at=now, end_reason=reason)
-    )
+def end_all(session: Session, user_id: int, now: dt.datetime, reason: str,
+            kind: str | None = None) -> None:
+    """Every open session of the account (or only those of one ``kind``)."""
+    stmt = (update(UserSession)
+            .where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
+            .values(ended_at=now, end_reason=reason))
+    if kind is not None:
+        stmt = stmt.where(UserSession.kind == kind)
+    session.execute(stmt)
     session.commit()

@@ -23,6 +23,7 @@ def register_views(appbuilder: Any) -> None:
         certificate,
         changes,
         files,
+        locks,
         registry,
         review,
         training,
@@ -36,4 +37,5 @@ def register_views(appbuilder: Any) -> None:
     certificate.register(appbuilder)
     files.register(appbuilder)
     audit.register(appbuilder)
+    locks.register(appbuilder)
     account.register(appbuilder)
