@@ -99,6 +99,15 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # The app's connections enforce foreign keys (app/extensions.py). A batch
+            # operation recreates a table (copy, DROP, rename), and with foreign keys on,
+            # SQLite's DROP deletes the rows first and cascades into every referencing
+            # table (ab_user's rebuild emptied ab_user_role). The pragma is a no-op inside
+            # a transaction: set it before, check the result after.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
@@ -107,6 +116,12 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+        if sqlite:
+            dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
+            if dangling:
+                raise RuntimeError(f"migration left rows with dangling foreign keys: {dangling[:10]}")
 
 
 if context.is_offline_mode():
