@@ -16,16 +16,33 @@ def _env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _instance_secret(env_name: str, file_name: str) -> str:
+    """The setting from the environment, else a random value made once per instance and
+    kept in instance/<file_name> (mode 600, never in git). The file is written aside and
+    linked into place, so two workers starting at once agree on one value and nobody reads
+    it half written or before its mode is set."""
+    if os.environ.get(env_name):
+        return os.environ[env_name]
+    path = INSTANCE_DIR / file_name
+    if not path.exists():
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        draft = INSTANCE_DIR / f".{file_name}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+            try:
+                os.link(draft, path)
+            except FileExistsError:
+                pass  # another process was first: use its value
+        finally:
+            draft.unlink(missing_ok=True)
+    return path.read_text().strip()
+
+
 def _secret_key() -> str:
     """SECRET_KEY from the environment, else a random key kept in instance/ (never in git)."""
-    if os.environ.get("SECRET_KEY"):
-        return os.environ["SECRET_KEY"]
-    key_file = INSTANCE_DIR / "secret_key"
-    if not key_file.exists():
-        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(secrets.token_hex(32))
-        key_file.chmod(0o600)
-    return key_file.read_text().strip()
+    return _instance_secret("SECRET_KEY", "secret_key")
 
 
 def normalize_database_url(url: str) -> str:
@@ -43,6 +60,8 @@ def _database_url() -> str:
 
 
 SECRET_KEY = _secret_key()
+# PRODUCTION refuses to start on the key made in instance/ (see app/services/production.py).
+SECRET_KEY_FROM_ENVIRONMENT = bool(os.environ.get("SECRET_KEY"))
 SQLALCHEMY_DATABASE_URI = _database_url()
 SQLALCHEMY_TRACK_MODIFICATIONS = False
 UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER", str(INSTANCE_DIR / "uploads"))
@@ -80,7 +99,10 @@ WTF_CSRF_ENABLED = _env_bool("WTF_CSRF_ENABLED", True)
 WTF_CSRF_TIME_LIMIT = None  # tied to the session instead; long forms must not expire
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+# Cookies only over HTTPS in production (PRODUCTION is read below, with the payment settings).
+SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", _env_bool("PRODUCTION", False))
+REMEMBER_COOKIE_SECURE = _env_bool("REMEMBER_COOKIE_SECURE", _env_bool("PRODUCTION", False))
+REMEMBER_COOKIE_HTTPONLY = True
 
 # The rows of the expert list are paged; staff can pick 10/20/50/100.
 FAB_API_MAX_PAGE_SIZE = 100
@@ -119,11 +141,15 @@ ADMISSION_MIN_WORK_YEARS = int(os.environ.get("ADMISSION_MIN_WORK_YEARS", 8))
 # The address printed in QR codes (e.g. https://expert.example.gov.cn); else the request's.
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL")
 
-# 缴费: the payment provider. "local" is a signed stand-in for development and tests and is
-# refused when PRODUCTION is set; a WeChat Pay v3 / Alipay adapter plugs in by name.
+# PRODUCTION: the app refuses to start on a development default (the local payment
+# provider, a SECRET_KEY not given in the environment, cookies sent over plain HTTP, CSRF
+# off) and always sends HSTS. See README, "Production settings".
 PRODUCTION = _env_bool("PRODUCTION", False)
+# 缴费: the payment provider. "local" is a signed stand-in for development and tests and is
+# refused when PRODUCTION is set; a WeChat Pay v3 / Alipay adapter plugs in by name. Its
+# signing secret is made per instance: a public constant let anyone sign "paid".
 PAYMENT_PROVIDER = os.environ.get("PAYMENT_PROVIDER", "local")
-PAYMENT_LOCAL_SECRET = os.environ.get("PAYMENT_LOCAL_SECRET", "local-dev-secret")
+PAYMENT_LOCAL_SECRET = _instance_secret("PAYMENT_LOCAL_SECRET", "payment_local_secret")
 
 # 专家证书 (继续教育合格证书): the issuer printed on it and its seal (JPEG, PNG or SVG; the
 # default is drawn by scripts/make_certificate_assets.py); minutes of required study per 学时.

@@ -17,6 +17,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.from_object("config")
     if overrides:
         app.config.update(overrides)
+    from app.services.production import check_production
+
+    check_production(app.config)
     Path(app.config["UPLOAD_FOLDER"]).mkdir(parents=True, exist_ok=True)
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("sqlite") and ":memory:" not in uri:

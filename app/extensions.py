@@ -20,9 +20,12 @@ appbuilder = AppBuilder()
 def _sqlite_write_ahead_log(dbapi_connection, connection_record) -> None:
     """SQLite in WAL mode: readers never block a writer's commit, nor a writer the readers,
     so several gunicorn threads (and the test server's) share the file without "database is
-    locked". PostgreSQL is untouched."""
+    locked". Foreign keys enforced: SQLite ignores the declared ones unless told, so deleting
+    a row in use left dangling references (PostgreSQL always enforces them). PostgreSQL is
+    otherwise untouched."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()

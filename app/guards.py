@@ -122,7 +122,8 @@ def register_guards(app: Flask) -> None:
     @app.after_request
     def security_headers(resp):
         h = resp.headers
-        for name, value in security_headers_for(csp_nonce(), request.is_secure):
+        for name, value in security_headers_for(csp_nonce(), request.is_secure
+                                                or app.config["PRODUCTION"]):
             h.setdefault(name, value)
         if request.endpoint not in STATIC_ENDPOINTS:
             # pages and files here carry personal data: never kept by browsers or proxies

@@ -99,6 +99,21 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # The app's connections enforce foreign keys (app/extensions.py). A batch
+            # operation recreates a table (copy, DROP, rename), and with foreign keys on,
+            # SQLite's DROP deletes the rows first and cascades into every referencing
+            # table (ab_user's rebuild emptied ab_user_role). The pragma is a no-op inside
+            # a transaction: set it before, check the result after. Rows left dangling by
+            # the old code (foreign keys off) are not the migration's doing: only new ones
+            # stop it.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            dangling_before = set(connection.exec_driver_sql("PRAGMA foreign_key_check").all())
+            connection.commit()
+            if dangling_before:
+                logger.warning("rows with dangling foreign keys before migrating (table, rowid, "
+                               "parent, fk): %s", sorted(dangling_before)[:20])
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
@@ -107,6 +122,13 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+        if sqlite:
+            dangling = set(connection.exec_driver_sql("PRAGMA foreign_key_check").all())
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
+            if dangling - dangling_before:
+                raise RuntimeError("the migration left rows with dangling foreign keys (table, "
+                                   f"rowid, parent, fk): {sorted(dangling - dangling_before)[:10]}")
 
 
 if context.is_offline_mode():

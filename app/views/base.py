@@ -4,11 +4,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import abort, request
+from flask import abort, flash, request
 from flask_appbuilder import BaseView, ModelView, expose
+from flask_appbuilder.exceptions import DatabaseException
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext, lazy_gettext
+from sqlalchemy.exc import IntegrityError
 from wtforms.validators import StopValidation
 from wtforms.validators import ValidationError as WTFValidationError
 
@@ -155,6 +157,44 @@ class StaffModelView(ModelView):
         if self.personal_data_object and request.method == "GET":
             record_personal_data_view(self.personal_data_object, pk)
         return page
+
+    def _delete(self, pk):
+        """FAB's delete, refusing a row that other rows point at (a 市州 of experts, a 课程
+        with enrolments) with a Chinese message and back to the list. The check comes
+        first; a row pointed at meanwhile fails the database's foreign key, and that
+        IntegrityError gets the same message instead of FAB's empty flash."""
+        from app.extensions import db
+        from app.services.reference import delete_refusal, in_use_message
+
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            abort(404)
+        what = str(self.list_title or self.datamodel.model_name)
+        # FAB's redirect after a delete pops this page, then goes to the one before (the
+        # list); each way out records it, or a refusal would land two pages back.
+        self.update_redirect()
+        refusal = delete_refusal(db.session, item, what)
+        if refusal:
+            flash(refusal, "danger")
+            return
+        try:
+            self.pre_delete(item)
+        except Exception as exc:  # FAB's contract: a hook refuses by raising its message
+            flash(str(exc), "danger")
+            return
+        try:
+            self.datamodel.delete(item)
+        except DatabaseException as exc:
+            if isinstance(exc.__cause__, IntegrityError):
+                # FAB rolled the session back: ask again what points at the row now.
+                again = self.datamodel.get(pk, self._base_filters)
+                refusal = delete_refusal(db.session, again, what) if again is not None else None
+                flash(refusal or in_use_message(what, type(item)), "danger")
+            else:
+                flash(gettext("删除失败，请稍后再试"), "danger")
+            return
+        self.post_delete(item)
+        flash(self.delete_row_message, "success")
 
     @expose("/download/<string:filename>")
     def download(self, filename):
