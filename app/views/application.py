@@ -19,7 +19,7 @@ from app.services.application_pdf import render_application_pdf
 from app.services.expert_status import TransitionError
 from app.services.uploads import UploadRejected
 from app.views import add_menu_view
-from app.views.base import ExpertScreen
+from app.views.base import ExpertScreen, own_upload
 from app.views.files import save_upload
 
 
@@ -46,6 +46,19 @@ def _upload_into(data_slot: dict, key: str, input_name: str, kind: str,
     data_slot[key] = str(stored.id)
 
 
+def _kept_file_id(posted: str | None, before: str) -> str:
+    """The id of an upload kept in the draft: the posted one when it is this account's own
+    upload (or empty: removed), else what was kept before. The page links the kept id, so
+    a draft never keeps letters or someone else's id (b_photo_file=abc once made every
+    later GET of step 1 a 500)."""
+    if posted is None:
+        return before
+    if not posted.strip():
+        return ""
+    stored = own_upload(posted)
+    return str(stored.id) if stored is not None else before
+
+
 def read_step1(data: dict, errors: dict[str, str], skip: Collection[str] = ()) -> None:
     """Everything posted on step 1 (or 【修改】) into ``data``, as typed; uploads stored at
     once. Locked fields and sections (``skip``) are not read, whatever was posted."""
@@ -59,7 +72,7 @@ def read_step1(data: dict, errors: dict[str, str], skip: Collection[str] = ()) -
         if f.kind == "multi":
             basic[f.name] = form.getlist(name)
         elif f.kind == "file":
-            basic[f.name] = form.get(name, basic.get(f.name, ""))
+            basic[f.name] = _kept_file_id(form.get(name), basic.get(f.name, ""))
             _upload_into(basic, f.name, name, f.upload_kind, errors)
         else:
             basic[f.name] = form.get(name, "")
@@ -77,6 +90,7 @@ def read_step1(data: dict, errors: dict[str, str], skip: Collection[str] = ()) -
                 name = f"{section.name}-{i}-{f.name}"
                 row[f.name] = form.get(name, "")
                 if f.kind == "file":
+                    row[f.name] = _kept_file_id(row[f.name], "")
                     _upload_into(row, f.name, name, f.upload_kind, errors)
             rows.append(row)
         data["sections"][section.name] = rows

@@ -30,6 +30,7 @@ from sqlalchemy import select
 
 from app.audit_hooks import current_actor
 from app.extensions import db
+from app.fab_fixes import MAX_DB_INT
 from app.front import SessionCookie, front_headers, run_statement
 from app.models import Certificate, CertificateBatch, TrainingRound, beijing_today, utcnow
 from app.services import audit
@@ -318,7 +319,8 @@ class CertificateDownloadFront:
     def __call__(self, environ, start_response):
         if environ.get("REQUEST_METHOD") == "GET" and not environ.get("QUERY_STRING"):
             match = self.PATH.match(environ.get("PATH_INFO", ""))
-            if match:
+            # an id no column holds goes on to Flask, whose bounded converter answers 404
+            if match and int(match.group(1)) <= MAX_DB_INT:
                 resp = self._answer(environ, int(match.group(1)), match.group(2))
                 if resp is not None:
                     return resp(environ, start_response)

@@ -18,7 +18,6 @@ from app.models import (
     ChangeStatus,
     Prefecture,
     ProfileChange,
-    StoredFile,
     TransferRequest,
     local_time,
     utcnow,
@@ -33,7 +32,7 @@ from app.services.ownership import actor_kind
 from app.services.uploads import UploadRejected
 from app.views import add_menu_view
 from app.views.application import change_rows, read_step1, reference_options
-from app.views.base import ExpertScreen, StaffModelView, file_link
+from app.views.base import ExpertScreen, StaffModelView, file_link, own_upload
 from app.views.files import save_upload
 
 
@@ -81,8 +80,10 @@ class MyChangesView(ExpertScreen):
                 attachment = save_upload(upload, "transfer", current_user.id)
                 db.session.commit()  # kept at once: a refused form does not lose the upload
                 form["attachment_id"] = str(attachment.id)
-            elif form["attachment_id"].isdigit():
-                attachment = db.session.get(StoredFile, int(form["attachment_id"]))
+            else:
+                attachment = own_upload(form["attachment_id"])
+                # the page links the kept id: only an upload of this account's own stays
+                form["attachment_id"] = str(attachment.id) if attachment else ""
         except UploadRejected as exc:
             errors["attachment"] = exc.message
         try:

@@ -27,6 +27,7 @@ from flask_wtf.csrf import same_origin
 from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.wsgi import get_host
 
+from app.fab_fixes import MAX_DB_INT
 from app.front import SessionCookie, front_headers, remember, run_statement
 from app.models import utcnow
 from app.security import SESSION_TOKEN
@@ -44,9 +45,13 @@ def parse_beat(data: Any) -> tuple[int | None, float, bool]:
     try:
         lesson_id = int(data["lesson_id"]) if data.get("lesson_id") else None
         position = float(data.get("position") or 0)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ValueError(str(exc)) from exc
-    if not math.isfinite(position):
+    # both are stored in INTEGER columns: a value beyond them (lesson_id = 10**30) is a 400,
+    # not an overflow in the driver
+    if lesson_id is not None and not 0 < lesson_id <= MAX_DB_INT:
+        raise ValueError("lesson_id")
+    if not math.isfinite(position) or abs(position) > MAX_DB_INT:
         raise ValueError("position")
     return lesson_id, position, bool(data.get("visible"))
 
@@ -109,7 +114,8 @@ class HeartbeatFront:
     def __call__(self, environ, start_response):
         if environ.get("REQUEST_METHOD") == "POST":
             match = PATH.match(environ.get("PATH_INFO", ""))
-            if match:
+            # an id no column holds goes on to Flask, whose bounded converter answers 404
+            if match and int(match.group(1)) <= MAX_DB_INT:
                 body = self._read_body(environ)
                 if body is not None:
                     answer = self._beat(environ, int(match.group(1)), body)
