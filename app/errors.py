@@ -77,10 +77,16 @@ def _text(code: int) -> tuple[str, str]:
         return title, message
 
 
-def error_response(code: int):
+def is_outage(exc: BaseException | None) -> bool:
+    """The database cannot be reached, or the connection died under the request."""
+    return isinstance(exc, OperationalError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
+def error_response(code: int, json: bool = False):
     """The answer for ``code``: JSON ``{"message": ...}`` for the API, else a page."""
     title, message = _text(code)
-    if _wants_json():
+    if json or _wants_json():
         return jsonify(message=message), code
     if code not in STANDALONE:
         try:
@@ -90,7 +96,7 @@ def error_response(code: int):
                                    base_template=appbuilder.base_template), code
         except Exception:  # the layout needs the database (menu, account): fall back
             log.exception("error page %s rendered without the layout", code)
-            _rollback()
+            rollback()
     try:
         return render_template("errors/standalone.html", code=code, title=title,
                                message=message), code
@@ -101,7 +107,7 @@ def error_response(code: int):
                 {"Content-Type": "text/html; charset=utf-8"})
 
 
-def _rollback() -> None:
+def rollback() -> None:
     try:
         db.session.rollback()
     except Exception:  # the connection is gone: the pool replaces it
@@ -148,7 +154,7 @@ def _retry_read(exc: DBAPIError):
             or g.get("db_retried") or g.get("db_wrote")):
         return None
     g.db_retried = True
-    _rollback()
+    rollback()
     log.warning("database connection lost during a read; retrying once: %s", exc.orig)
     try:
         rv = current_app.preprocess_request()
@@ -157,7 +163,7 @@ def _retry_read(exc: DBAPIError):
         return rv
     except (OperationalError, DBAPIError) as again:
         log.error("retry failed: %s", again)
-        _rollback()
+        rollback()
         return error_response(503)
 
 
@@ -180,7 +186,7 @@ def register_errors(app: Flask) -> None:
     @app.errorhandler(InternalServerError)
     def internal_error(exc):
         # Reached only for unhandled errors when exceptions are not propagated (production)
-        _rollback()
+        rollback()
         return error_response(500)
 
     @app.errorhandler(OperationalError)
@@ -195,5 +201,5 @@ def register_errors(app: Flask) -> None:
 
     def _unavailable(exc) -> tuple:
         log.error("database unavailable: %s", getattr(exc, "orig", exc))
-        _rollback()
+        rollback()
         return error_response(503)

@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import re
+import sys
 
 from flask import abort, current_app, flash, request
 from flask_appbuilder import baseviews, expose, urltools
 from flask_appbuilder import exceptions as fab_exceptions
 from flask_appbuilder import views as fab_views
+from flask_appbuilder.api import BaseApi
 from flask_appbuilder.baseviews import BaseCRUDView
 from flask_appbuilder.models.filters import Filters
 from flask_appbuilder.models.sqla import filters as sqla_filters
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access
+from flask_appbuilder.security.schemas import login_post
 from flask_appbuilder.views import ModelView
 from flask_babel import gettext
 from sqlalchemy.exc import SQLAlchemyError
@@ -239,7 +242,20 @@ def download(self, filename):
     abort(404)
 
 
+def _api_response_500(self, message: str | None = None):
+    # FAB's @safe answers every error of an API method with 500 "Fatal error", in English:
+    # the app's answers instead (a database that cannot be reached is a Chinese 503).
+    from app.errors import error_response, is_outage, rollback
+
+    rollback()
+    return error_response(503 if is_outage(sys.exc_info()[1]) else 500, json=True)
+
+
 def apply() -> None:
+    BaseApi.response_500 = _api_response_500
+    # The API login reads payload["provider"] unchecked: a body without it was a 500
+    # (KeyError); with the field required it is a 400 like any other missing field.
+    login_post.fields["provider"].required = True
     ModelView.download = expose("/download/<string:filename>")(download)
     ModelView.get_action_permission_name = _action_permission_name
     Filters.add_filter_index = _add_filter_index

@@ -185,6 +185,12 @@ def test_item8_nul_in_a_parameter_is_400(app):
     assert resp.status_code == 400 and resp.get_json()["message"]
 
 
+def test_item8_api_login_without_provider_is_400(app):
+    resp = app.test_client().post("/api/v1/security/login",
+                                  json={"username": "nobody", "password": "x"})
+    assert resp.status_code == 400
+
+
 def test_item8_fab_download_route_is_404(app):
     client = app.test_client()
     login_staff(client, "testadmin")

@@ -110,8 +110,13 @@ def _form(view, names: list[str], seed: int) -> dict[str, str]:
     return data
 
 
-def _requests(app):
-    """(endpoint, method, url, form) for every rule, deterministically sampled."""
+def _requests(app, who: str):
+    """(endpoint, method, url, form) for every rule, deterministically sampled.
+
+    Staff get every route in full (two GETs with different values, a form POST, a JSON
+    POST where the route is not a FAB form). An expert's and the anonymous visitor's FAB
+    staff routes are refused before any parameter is read, so they get one request per
+    rule there; the admitted expert walks the routes outside FAB's staff views only."""
     views = _model_views(app)
     arg_names = _names_read_by_the_app("args|values")
     form_names = sorted(set(_names_read_by_the_app("form|values")) | set(_wizard_fields()))
@@ -122,18 +127,22 @@ def _requests(app):
         if rule.endpoint in ("static", "appbuilder.static"):
             continue
         view = views.get(rule.endpoint.split(".")[0])
-        is_list = view is not None and rule.endpoint.split(".")[1] in ("list", "show", "edit")
-        for k in range(PER_RULE_GETS):
-            url = _fill(rule, seed, k)
-            if "GET" in rule.methods:
+        crud = view is not None
+        if crud and who == "admitted":
+            continue
+        refused = crud and who != "staff"
+        is_list = crud and rule.endpoint.split(".")[1] in ("list", "show", "edit")
+        if "GET" in rule.methods:
+            for k in range(1 if refused else PER_RULE_GETS):
                 query = {name: _pick(STRING_VALUES, seed + i, k) for i, name in enumerate(arg_names)}
                 if is_list:
                     query.update(_list_params(view, seed, k))
-                yield rule.endpoint, "GET", f"{url}?{urlencode(query)}", None
-        if "POST" in rule.methods:
+                yield rule.endpoint, "GET", f"{_fill(rule, seed, k)}?{urlencode(query)}", None
+        if "POST" in rule.methods and not (refused and "GET" in rule.methods):
             yield rule.endpoint, "POST", _fill(rule, seed, 2), _form(view, form_names, seed)
-            body = {name: _pick(JSON_VALUES, seed + i, 0) for i, name in enumerate(json_names)}
-            yield rule.endpoint, "JSON", _fill(rule, seed, 3), body
+            if not crud:
+                body = {name: _pick(JSON_VALUES, seed + i, 0) for i, name in enumerate(json_names)}
+                yield rule.endpoint, "JSON", _fill(rule, seed, 3), body
 
 
 def _send(client, method: str, url: str, form):
@@ -174,11 +183,13 @@ def identities(app, make_expert):
 
 def test_item9_hostile_parameters_on_every_route_never_give_5xx(app, identities):
     """Walks app.url_map as anonymous, expert and staff; any 5xx or raised error fails."""
+    # an unhandled error must reach this test as an exception, not as a handled 500 page
+    assert app.testing and app.config.get("PROPAGATE_EXCEPTIONS") in (None, True)
     failures: list[str] = []
     sent = 0
-    with app.test_request_context():
-        plan = list(_requests(app))
     for who, client in identities.items():
+        with app.test_request_context():
+            plan = list(_requests(app, who))
         for endpoint, method, url, form in plan:
             if who != "anonymous" and endpoint in SESSION_ENDING:
                 continue
@@ -191,17 +202,5 @@ def test_item9_hostile_parameters_on_every_route_never_give_5xx(app, identities)
                 continue
             if resp.status_code >= 500:
                 failures.append(f"{who} {method} {url[:160]} -> {resp.status_code}")
-    assert sent > 2000
+    assert sent > 1500, sent
     assert not failures, f"{len(failures)} of {sent}:\n" + "\n".join(failures[:80])
-
-
-def test_item8_bad_photo_id_is_never_kept_in_the_draft(app, make_expert):
-    """b_photo_file=abc on step 1 once made every later GET of step 1 a 500."""
-    client = app.test_client()
-    login_expert(client, make_expert("照片编号"))
-    resp = client.post("/application/step/1", data={"b_photo_file": "abc", "action": "save"})
-    assert resp.status_code == 200
-    assert client.get("/application/step/1").status_code == 200
-    client.post("/application/step/1", data={"b_photo_file": "99999999999999999999",
-                                             "action": "save"})
-    assert client.get("/application/step/1").status_code == 200
