@@ -13,7 +13,10 @@ bad input answered with 400/404 instead of a 500, and database faults answered w
 from __future__ import annotations
 
 import logging
+import re
+import sqlite3
 
+import psycopg
 from flask import (
     Flask,
     abort,
@@ -46,7 +49,11 @@ PAGES = {
     500: ("系统出错", "系统出现错误，请稍后重试；如果问题持续，请联系管理员。"),
     503: ("系统暂时无法访问", "系统暂时无法访问，请稍后重试。"),
 }
+# What a database fault raises: SQLAlchemy's wrapper, or the driver's own error where the
+# pool connects (a raw connection, as the WSGI fronts take) and nothing wraps it.
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (DBAPIError, sqlite3.Error, psycopg.Error)
 STANDALONE = {500, 503}
+CJK = re.compile(r"[\u4e00-\u9fff]")
 SAFE_METHODS = {"GET", "HEAD"}
 
 
@@ -83,9 +90,12 @@ def is_outage(exc: BaseException | None) -> bool:
         isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
 
-def error_response(code: int, json: bool = False):
-    """The answer for ``code``: JSON ``{"message": ...}`` for the API, else a page."""
+def error_response(code: int, json: bool = False, detail: str | None = None):
+    """The answer for ``code``: JSON ``{"message": ...}`` for the API, else a page.
+    ``detail``: a Chinese message of the app's own (``abort(403, reason)``) shown instead
+    of the general one."""
     title, message = _text(code)
+    message = detail or message
     if json or _wants_json():
         return jsonify(message=message), code
     if code not in STANDALONE:
@@ -161,10 +171,9 @@ def _retry_read(exc: DBAPIError):
         if rv is None:
             rv = current_app.dispatch_request()
         return rv
-    except (OperationalError, DBAPIError) as again:
-        log.error("retry failed: %s", again)
-        rollback()
-        return error_response(503)
+    except Exception as again:  # to the app's handlers, as Flask would hand it
+        # a second disconnect comes back here with db_retried set: the 503 page
+        return current_app.handle_user_exception(again)
 
 
 def register_errors(app: Flask) -> None:
@@ -181,7 +190,9 @@ def register_errors(app: Flask) -> None:
     def http_error(exc: HTTPException):
         if exc.code is None or exc.code < 400 or exc.response is not None:
             return exc  # redirects and prepared answers pass as they are
-        return error_response(exc.code)
+        # Werkzeug's own descriptions are English internals; a Chinese one is the app's
+        detail = exc.description if CJK.search(exc.description or "") else None
+        return error_response(exc.code, detail=detail)
 
     @app.errorhandler(InternalServerError)
     def internal_error(exc):

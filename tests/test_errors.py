@@ -13,20 +13,36 @@ ENGLISH = ("Not Found", "Forbidden", "Bad Request", "Method Not Allowed", "Inter
            "Request Entity Too Large", "Service Unavailable", "Traceback", "werkzeug")
 
 
+FAULTS = {"on": False}
+
+
+def _fault(make):
+    """A view that fails only while this module's tests run (a 404 for later tests: the
+    rules cannot be taken out of the map again)."""
+    def view():
+        if not FAULTS["on"]:
+            abort(404)
+        return make()
+    return view
+
+
 @pytest.fixture(scope="module")
 def fault_routes(app):
-    """Routes that fail on purpose, added once. Straight into the map: the session's app
-    has served requests, so Flask's add_url_rule refuses."""
+    """Routes that fail on purpose. Straight into the map: the session's app has served
+    requests, so Flask's add_url_rule refuses."""
     from werkzeug.routing import Rule
 
     faults = {"/fault/403": lambda: abort(403), "/fault/500": lambda: 1 / 0,
-              "/api/fault/403": lambda: abort(403)}
-    for path, view in faults.items():
+              "/api/fault/403": lambda: abort(403),
+              "/fault/403-reason": lambda: abort(403, "缴费后方可学习")}
+    for path, make in faults.items():
         endpoint = "test_fault" + path.replace("/", "_")
         if endpoint not in app.view_functions:
-            app.view_functions[endpoint] = view
-            app.url_map.add(Rule(path, endpoint=endpoint))
-    return app
+            app.view_functions[endpoint] = _fault(make)
+            app.url_map.add(Rule(path, endpoint=endpoint, methods=["GET"]))
+    FAULTS["on"] = True
+    yield app
+    FAULTS["on"] = False
 
 
 def _chinese_page(resp, code: int, words: str):
@@ -214,6 +230,7 @@ def test_item10_404_page_is_chinese_in_the_layout(app):
 def test_item10_403_405_413_pages_are_chinese(app, fault_routes):
     client = app.test_client()
     _chinese_page(client.get("/fault/403"), 403, "没有访问权限")
+    _chinese_page(client.get("/fault/403-reason"), 403, "缴费后方可学习")  # the app's reason
     _chinese_page(client.get("/certificates/admin/round/1/issue"), 405, "操作方式不正确")
     app.config["MAX_CONTENT_LENGTH"], limit = 1024, app.config["MAX_CONTENT_LENGTH"]
     try:

@@ -29,6 +29,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.audit_hooks import current_actor
+from app.errors import DATABASE_ERRORS
 from app.extensions import db
 from app.fab_fixes import MAX_DB_INT
 from app.front import SessionCookie, front_headers, run_statement
@@ -321,7 +322,11 @@ class CertificateDownloadFront:
             match = self.PATH.match(environ.get("PATH_INFO", ""))
             # an id no column holds goes on to Flask, whose bounded converter answers 404
             if match and int(match.group(1)) <= MAX_DB_INT:
-                resp = self._answer(environ, int(match.group(1)), match.group(2))
+                try:
+                    resp = self._answer(environ, int(match.group(1)), match.group(2))
+                except DATABASE_ERRORS:
+                    # a database fault goes on to Flask: its retry or its Chinese 503
+                    resp = None
                 if resp is not None:
                     return resp(environ, start_response)
         return self.wsgi_app(environ, start_response)
