@@ -86,7 +86,7 @@ def _text(code: int) -> tuple[str, str]:
 
 def is_outage(exc: BaseException | None) -> bool:
     """The database cannot be reached, or the connection died under the request."""
-    return isinstance(exc, OperationalError) or (
+    return isinstance(exc, OperationalError | psycopg.OperationalError | sqlite3.OperationalError) or (
         isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
 
@@ -209,6 +209,13 @@ def register_errors(app: Flask) -> None:
         if not exc.connection_invalidated:
             raise exc  # not a fault of the connection: a 500 as any other error
         return _retry_read(exc) or _unavailable(exc)
+
+    @app.errorhandler(psycopg.OperationalError)
+    @app.errorhandler(sqlite3.OperationalError)
+    def driver_unavailable(exc):
+        # the driver's own error, unwrapped where the pool connects (the fronts' raw
+        # connections): nothing to retry, the database cannot be reached
+        return _unavailable(exc)
 
     def _unavailable(exc) -> tuple:
         log.error("database unavailable: %s", getattr(exc, "orig", exc))
