@@ -12,6 +12,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.extensions import db
+from app.fab_fixes import db_int
 from app.models import Expert, StoredFile
 from app.services import application as app_service
 from app.services.application import BASIC, SECTIONS, STEPS, StepErrors
@@ -19,7 +20,7 @@ from app.services.application_pdf import render_application_pdf
 from app.services.expert_status import TransitionError
 from app.services.uploads import UploadRejected
 from app.views import add_menu_view
-from app.views.base import ExpertScreen, own_upload
+from app.views.base import ExpertScreen
 from app.views.files import save_upload
 
 
@@ -47,16 +48,17 @@ def _upload_into(data_slot: dict, key: str, input_name: str, kind: str,
 
 
 def _kept_file_id(posted: str | None, before: str) -> str:
-    """The id of an upload kept in the draft: the posted one when it is this account's own
-    upload (or empty: removed), else what was kept before. The page links the kept id, so
-    a draft never keeps letters or someone else's id (b_photo_file=abc once made every
-    later GET of step 1 a 500)."""
+    """The upload id kept in the draft: the posted one when it can be an id (or empty:
+    removed), else what was kept before. The page links the kept id, so a draft never keeps
+    letters (b_photo_file=abc once made every later GET of step 1 a 500); whose file it
+    is, is checked with the step (请重新上传...)."""
     if posted is None:
         return before
-    if not posted.strip():
+    posted = posted.strip()
+    if not posted:
         return ""
-    stored = own_upload(posted)
-    return str(stored.id) if stored is not None else before
+    file_id = db_int(posted)
+    return str(file_id) if file_id is not None and file_id > 0 else before
 
 
 def read_step1(data: dict, errors: dict[str, str], skip: Collection[str] = ()) -> None:

@@ -32,7 +32,7 @@ from app.services.ownership import actor_kind
 from app.services.uploads import UploadRejected
 from app.views import add_menu_view
 from app.views.application import change_rows, read_step1, reference_options
-from app.views.base import ExpertScreen, StaffModelView, file_link, own_upload
+from app.views.base import ExpertScreen, StaffModelView, file_link, stored_file
 from app.views.files import save_upload
 
 
@@ -81,8 +81,9 @@ class MyChangesView(ExpertScreen):
                 db.session.commit()  # kept at once: a refused form does not lose the upload
                 form["attachment_id"] = str(attachment.id)
             else:
-                attachment = own_upload(form["attachment_id"])
-                # the page links the kept id: only an upload of this account's own stays
+                attachment = stored_file(form["attachment_id"])
+                # the page links the kept id: letters or an id no column holds are dropped
+                # (a file of someone else's is refused by transfer.submit, with its message)
                 form["attachment_id"] = str(attachment.id) if attachment else ""
         except UploadRejected as exc:
             errors["attachment"] = exc.message
