@@ -21,6 +21,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     check_production(app.config)
     Path(app.config["UPLOAD_FOLDER"]).mkdir(parents=True, exist_ok=True)
+    from app.errors import install_converters, register_errors
+
+    install_converters(app)  # before any route: every <int:...> is bounded
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("sqlite") and ":memory:" not in uri:
         # SQLite: a connection per checkout, closed on return. A pooled connection could come
@@ -32,6 +35,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
             **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}), "poolclass": NullPool}
+    elif uri.startswith("postgresql"):
+        # A pooled connection whose server went away (restart, terminated backend, failover)
+        # is tested with a round trip when it is checked out and replaced, so the first
+        # request after an outage succeeds instead of failing on a dead connection.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            "pool_pre_ping": True, **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})}
 
     extensions.db.init_app(app)
     extensions.csrf.init_app(app)
@@ -56,6 +65,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_audit_hooks()
 
     register_guards(app)
+    register_errors(app)
     from app.cli import register_cli
 
     register_cli(app)

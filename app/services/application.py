@@ -192,7 +192,30 @@ def load(session: Session, expert: Expert) -> dict:
         data["admission_type"] = default_admission_type(expert)
     for section in SECTIONS:
         data["sections"].setdefault(section.name, [])
+    _drop_broken_file_ids(data)
     return data
+
+
+def _is_file_id(raw: Any) -> bool:
+    """An id a row can have (a stored file's, a reference list's)."""
+    from app.fab_fixes import MAX_DB_INT
+
+    return (isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= 10
+            and 0 < int(raw) <= MAX_DB_INT)
+
+
+def _drop_broken_file_ids(data: dict) -> None:
+    """The pages link every kept upload by its id: a draft saved with something else in a
+    file field (letters, an id no column holds) has it emptied, so its page renders."""
+    basic = data.get("basic", {})
+    for f in BASIC:
+        if f.kind == "file" and basic.get(f.name) and not _is_file_id(basic[f.name]):
+            basic[f.name] = ""
+    for section in SECTIONS:
+        for row in data["sections"].get(section.name) or []:
+            for f in section.fields:
+                if f.kind == "file" and row.get(f.name) and not _is_file_id(row[f.name]):
+                    row[f.name] = ""
 
 
 def save_draft(session: Session, expert: Expert, data: dict) -> None:
@@ -223,12 +246,10 @@ def can_edit(expert: Expert) -> bool:
 # ---------------------------------------------------------------- step 1
 
 def _lookup(session: Session, model: type, raw: str):
-    if not raw:
+    # what a draft keeps is as typed: letters or an id no column holds find nothing
+    if not _is_file_id(raw if isinstance(raw, str) else str(raw)):
         return None
-    try:
-        return session.get(model, int(raw))
-    except (TypeError, ValueError):
-        return None
+    return session.get(model, int(raw))
 
 
 def _parse_date(raw: str) -> dt.date:

@@ -53,7 +53,7 @@ class AccountView(BaseView):
         form = BasicProfileForm()
         if request.method == "GET":
             form.phone.data = holder.phone or ""
-            form.email.data = "" if holder.email.endswith("@expert.invalid") else holder.email
+            form.email.data = "" if (holder.email or "").endswith("@expert.invalid") else holder.email
         elif form.validate_on_submit():
             avatar = None
             upload = request.files.get("avatar")

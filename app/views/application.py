@@ -12,6 +12,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.extensions import db
+from app.fab_fixes import db_int
 from app.models import Expert, StoredFile
 from app.services import application as app_service
 from app.services.application import BASIC, SECTIONS, STEPS, StepErrors
@@ -46,6 +47,20 @@ def _upload_into(data_slot: dict, key: str, input_name: str, kind: str,
     data_slot[key] = str(stored.id)
 
 
+def _kept_file_id(posted: str | None, before: str) -> str:
+    """The upload id kept in the draft: the posted one when it can be an id (or empty:
+    removed), else what was kept before. The page links the kept id, so a draft never keeps
+    letters (b_photo_file=abc once made every later GET of step 1 a 500); whose file it
+    is, is checked with the step (请重新上传...)."""
+    if posted is None:
+        return before
+    posted = posted.strip()
+    if not posted:
+        return ""
+    file_id = db_int(posted)
+    return str(file_id) if file_id is not None and file_id > 0 else before
+
+
 def read_step1(data: dict, errors: dict[str, str], skip: Collection[str] = ()) -> None:
     """Everything posted on step 1 (or 【修改】) into ``data``, as typed; uploads stored at
     once. Locked fields and sections (``skip``) are not read, whatever was posted."""
@@ -59,7 +74,7 @@ def read_step1(data: dict, errors: dict[str, str], skip: Collection[str] = ()) -
         if f.kind == "multi":
             basic[f.name] = form.getlist(name)
         elif f.kind == "file":
-            basic[f.name] = form.get(name, basic.get(f.name, ""))
+            basic[f.name] = _kept_file_id(form.get(name), basic.get(f.name, ""))
             _upload_into(basic, f.name, name, f.upload_kind, errors)
         else:
             basic[f.name] = form.get(name, "")
@@ -77,6 +92,7 @@ def read_step1(data: dict, errors: dict[str, str], skip: Collection[str] = ()) -
                 name = f"{section.name}-{i}-{f.name}"
                 row[f.name] = form.get(name, "")
                 if f.kind == "file":
+                    row[f.name] = _kept_file_id(row[f.name], "")
                     _upload_into(row, f.name, name, f.upload_kind, errors)
             rows.append(row)
         data["sections"][section.name] = rows

@@ -51,6 +51,17 @@ def file_link(stored: Any) -> Any:
     return Markup(f'<a href="{href}">{escape(stored.original_name)}</a>')
 
 
+def stored_file(raw: Any):
+    """The stored file for an id sent in a form; None for letters or an id no column holds.
+    Whose it is, is for the caller's rule to say (with its own message)."""
+    from app.extensions import db
+    from app.fab_fixes import db_int
+    from app.models import StoredFile
+
+    file_id = db_int(raw)
+    return db.session.get(StoredFile, file_id) if file_id is not None and file_id > 0 else None
+
+
 def yes_no(value: Any) -> str:
     if value is None:
         return ""

@@ -29,7 +29,9 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.audit_hooks import current_actor
+from app.errors import DATABASE_ERRORS
 from app.extensions import db
+from app.fab_fixes import MAX_DB_INT
 from app.front import SessionCookie, front_headers, run_statement
 from app.models import Certificate, CertificateBatch, TrainingRound, beijing_today, utcnow
 from app.services import audit
@@ -318,8 +320,13 @@ class CertificateDownloadFront:
     def __call__(self, environ, start_response):
         if environ.get("REQUEST_METHOD") == "GET" and not environ.get("QUERY_STRING"):
             match = self.PATH.match(environ.get("PATH_INFO", ""))
-            if match:
-                resp = self._answer(environ, int(match.group(1)), match.group(2))
+            # an id no column holds goes on to Flask, whose bounded converter answers 404
+            if match and int(match.group(1)) <= MAX_DB_INT:
+                try:
+                    resp = self._answer(environ, int(match.group(1)), match.group(2))
+                except DATABASE_ERRORS:
+                    # a database fault goes on to Flask: its retry or its Chinese 503
+                    resp = None
                 if resp is not None:
                     return resp(environ, start_response)
         return self.wsgi_app(environ, start_response)

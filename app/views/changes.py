@@ -18,7 +18,6 @@ from app.models import (
     ChangeStatus,
     Prefecture,
     ProfileChange,
-    StoredFile,
     TransferRequest,
     local_time,
     utcnow,
@@ -33,7 +32,7 @@ from app.services.ownership import actor_kind
 from app.services.uploads import UploadRejected
 from app.views import add_menu_view
 from app.views.application import change_rows, read_step1, reference_options
-from app.views.base import ExpertScreen, StaffModelView, file_link
+from app.views.base import ExpertScreen, StaffModelView, file_link, stored_file
 from app.views.files import save_upload
 
 
@@ -81,8 +80,11 @@ class MyChangesView(ExpertScreen):
                 attachment = save_upload(upload, "transfer", current_user.id)
                 db.session.commit()  # kept at once: a refused form does not lose the upload
                 form["attachment_id"] = str(attachment.id)
-            elif form["attachment_id"].isdigit():
-                attachment = db.session.get(StoredFile, int(form["attachment_id"]))
+            else:
+                attachment = stored_file(form["attachment_id"])
+                # the page links the kept id: letters or an id no column holds are dropped
+                # (a file of someone else's is refused by transfer.submit, with its message)
+                form["attachment_id"] = str(attachment.id) if attachment else ""
         except UploadRejected as exc:
             errors["attachment"] = exc.message
         try:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import json
+import logging
 import math
 import re
 from typing import Any
@@ -27,11 +28,14 @@ from flask_wtf.csrf import same_origin
 from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.wsgi import get_host
 
+from app.errors import DATABASE_ERRORS
+from app.fab_fixes import MAX_DB_INT
 from app.front import SessionCookie, front_headers, remember, run_statement
 from app.models import utcnow
 from app.security import SESSION_TOKEN
 from app.services import study
 
+log = logging.getLogger(__name__)
 heartbeat_api = Blueprint("study_api", __name__)
 PATH = re.compile(r"/training/([1-9][0-9]{0,17})/heartbeat\Z")
 MAX_BODY = 4096
@@ -44,9 +48,13 @@ def parse_beat(data: Any) -> tuple[int | None, float, bool]:
     try:
         lesson_id = int(data["lesson_id"]) if data.get("lesson_id") else None
         position = float(data.get("position") or 0)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ValueError(str(exc)) from exc
-    if not math.isfinite(position):
+    # both are stored in INTEGER columns: a value beyond them (lesson_id = 10**30) is a 400,
+    # not an overflow in the driver
+    if lesson_id is not None and not 0 < lesson_id <= MAX_DB_INT:
+        raise ValueError("lesson_id")
+    if not math.isfinite(position) or abs(position) > MAX_DB_INT:
         raise ValueError("position")
     return lesson_id, position, bool(data.get("visible"))
 
@@ -109,10 +117,11 @@ class HeartbeatFront:
     def __call__(self, environ, start_response):
         if environ.get("REQUEST_METHOD") == "POST":
             match = PATH.match(environ.get("PATH_INFO", ""))
-            if match:
+            # an id no column holds goes on to Flask, whose bounded converter answers 404
+            if match and int(match.group(1)) <= MAX_DB_INT:
                 body = self._read_body(environ)
                 if body is not None:
-                    answer = self._beat(environ, int(match.group(1)), body)
+                    answer = self._safe_beat(environ, int(match.group(1)), body)
                     if answer is not None:
                         status, payload = answer
                         start_response(status, front_headers(environ, [
@@ -168,6 +177,16 @@ class HeartbeatFront:
             if not referrer or not same_origin(referrer, f"https://{get_host(environ)}/"):
                 return False
         return True
+
+    def _safe_beat(self, environ, enrollment_id: int, body: bytes) -> tuple[str, bytes] | None:
+        # A database fault here (connection lost, server down) goes on to Flask, which
+        # retries a lost connection or answers its Chinese 503, instead of a bare 500 from
+        # the WSGI server. The beat is one autocommit statement: a failed one wrote nothing.
+        try:
+            return self._beat(environ, enrollment_id, body)
+        except DATABASE_ERRORS:
+            log.warning("heartbeat front: database error, handed to Flask", exc_info=True)
+            return None
 
     def _beat(self, environ, enrollment_id: int, body: bytes) -> tuple[str, bytes] | None:
         """(status, JSON) when the beat is answered here; None to hand it to Flask."""
