@@ -98,6 +98,7 @@ def unreachable_app(request, app, tmp_path_factory):
         "TESTING": True, "SQLALCHEMY_DATABASE_URI": uri, "WTF_CSRF_ENABLED": False,
         "UPLOAD_FOLDER": str(tmp_path_factory.mktemp("uploads-gone")), "SERVER_NAME": None,
         "FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "LOGIN_API_ENABLED": True,  # the one API route; off, it is a 404 before any query
     })
     return broken
 
@@ -134,6 +135,11 @@ def postgres(app):
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     yield admin
     admin.dispose()
+    # The fronts' own pool has no pre-ping (speed): its connections killed here would hand
+    # the next test's first heartbeat to Flask. Production recovers the same way, once.
+    front = app.extensions.pop("front_engine", None)
+    if front is not None:
+        front.dispose()
 
 
 def _terminate_others(admin) -> int:

@@ -201,7 +201,8 @@ def test_item8_nul_in_a_parameter_is_400(app):
     assert resp.status_code == 400 and resp.get_json()["message"]
 
 
-def test_item8_api_login_without_provider_is_400(app):
+def test_item8_api_login_without_provider_is_400(app, monkeypatch):
+    monkeypatch.setitem(app.config, "LOGIN_API_ENABLED", True)
     resp = app.test_client().post("/api/v1/security/login",
                                   json={"username": "nobody", "password": "x"})
     assert resp.status_code == 400

@@ -43,6 +43,7 @@ from app.views import add_menu_view
 from app.views.base import ExpertScreen, StaffModelView, file_link
 from app.views.files import send_stored, stored_file_response
 from app.views.training import expert_is_admitted
+from app.views.widgets import BeijingTimesMixin
 
 
 def render_settings(base_url: str | None = None) -> certs.RenderSettings:
@@ -123,10 +124,11 @@ class CertificateVerifyView(BaseView):
         return (page, 200) if found else (page, 404)
 
 
-class CertificateAdminView(StaffModelView):
+class CertificateAdminView(BeijingTimesMixin, StaffModelView):
     """证书列表: every certificate; 撤销 with a reason, 补发; files through the file view."""
 
     datamodel = SQLAInterface(Certificate)
+    beijing_time_columns = ("created_at", "revoked_at")
     base_permissions = ["can_list", "can_show", "can_revoke", "can_reissue"]
     base_order = ("id", "desc")
     list_title = show_title = "证书列表"
@@ -194,10 +196,11 @@ class CertificateAdminView(StaffModelView):
         return redirect(url_for(".show", pk=new.id))
 
 
-class CertificateBatchAdminView(StaffModelView):
+class CertificateBatchAdminView(BeijingTimesMixin, StaffModelView):
     """发放记录: each 整批发放 and how it went."""
 
     datamodel = SQLAInterface(CertificateBatch)
+    beijing_time_columns = ("created_at", "started_at", "finished_at")
     base_permissions = ["can_list", "can_show"]
     base_order = ("id", "desc")
     list_title = show_title = "发放记录"

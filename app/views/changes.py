@@ -34,6 +34,7 @@ from app.views import add_menu_view
 from app.views.application import change_rows, read_step1, reference_options
 from app.views.base import ExpertScreen, StaffModelView, file_link, stored_file
 from app.views.files import save_upload
+from app.views.widgets import BeijingTimesMixin
 
 
 class MyChangesView(ExpertScreen):
@@ -213,7 +214,7 @@ class DecisionMixin:
         return redirect(url_for(".show", pk=item.id))
 
 
-class TransferRequestAdminView(DecisionMixin, StaffModelView):
+class TransferRequestAdminView(BeijingTimesMixin, DecisionMixin, StaffModelView):
     """异动审核: 待审核 requests first; the detail page carries 通过 / 驳回."""
 
     datamodel = SQLAInterface(TransferRequest)
@@ -233,15 +234,15 @@ class TransferRequestAdminView(DecisionMixin, StaffModelView):
     search_columns = ["status", "to_prefecture", "from_prefecture", "submitted_at"]
     order_columns = ["submitted_at", "reviewed_at"]
     base_order = ("submitted_at", "desc")
-    formatters_columns = {"attachment_file": file_link, "submitted_at": local_time,
-                          "reviewed_at": local_time}
+    formatters_columns = {"attachment_file": file_link}
+    beijing_time_columns = ("submitted_at", "reviewed_at")
     show_template = "changes/request_show.html"
 
     decision_model = TransferRequest
     decision_service = transfer.review
 
 
-class ProfileChangeAdminView(DecisionMixin, StaffModelView):
+class ProfileChangeAdminView(BeijingTimesMixin, DecisionMixin, StaffModelView):
     """修改记录: every recorded change; a change of 专业 is approved or rejected here."""
 
     datamodel = SQLAInterface(ProfileChange)
@@ -259,7 +260,7 @@ class ProfileChangeAdminView(DecisionMixin, StaffModelView):
     search_columns = ["status", "field", "section", "changed_at"]
     order_columns = ["changed_at"]
     base_order = ("changed_at", "desc")
-    formatters_columns = {"changed_at": local_time, "reviewed_at": local_time}
+    beijing_time_columns = ("changed_at", "reviewed_at")
     show_template = "changes/request_show.html"
 
     decision_model = ProfileChange

@@ -67,6 +67,7 @@ from app.views.base import (
     yes_no,
 )
 from app.views.fastlist import CountCachingInterface
+from app.views.widgets import BeijingTimesMixin
 
 EXPERT_LABELS = {
     "application_no": "申请专家编号",
@@ -243,10 +244,11 @@ class AttachmentAdminView(UploadFieldMixin, ExpertChildView):
         return form.expert.data.user_id if form.expert.data else None
 
 
-class ReviewRecordAdminView(ExpertChildView):
+class ReviewRecordAdminView(BeijingTimesMixin, ExpertChildView):
     """审核详情: written only by the status service, so read-only here."""
 
     datamodel = SQLAInterface(ReviewRecord)
+    beijing_time_columns = ("reviewed_at",)
     base_permissions = ["can_list", "can_show"]
     base_order = ("reviewed_at", "desc")
     list_title = show_title = "审核详情"
@@ -258,8 +260,9 @@ class ReviewRecordAdminView(ExpertChildView):
     search_columns = ["expert", "action", "to_status", "reviewed_at"]
 
 
-class TrainingRecordAdminView(ExpertChildView):
+class TrainingRecordAdminView(BeijingTimesMixin, ExpertChildView):
     datamodel = SQLAInterface(TrainingRecord)
+    beijing_time_columns = ("graded_at",)
     list_title = show_title = add_title = edit_title = "学习培训情况"
     label_columns = {"expert": "专家", "round_name": "培训批次", "course_name": "课程名称",
                      "hours": "学时", "result": "批阅状态", "completed": "培训完毕",
@@ -290,10 +293,11 @@ EXPERT_LIST_LOADS = (
 )
 
 
-class ExpertAdminView(StaffModelView):
+class ExpertAdminView(BeijingTimesMixin, StaffModelView):
     """专家列表 for 审核人员 and 管理员. Experts are not deleted: 清退 is a status."""
 
     datamodel = CountCachingInterface(Expert, eager=EXPERT_LIST_LOADS)
+    beijing_time_columns = ("created_on", "changed_on")
     base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_export"]
     class_permission_name = "Expert"
     list_template = "registry/expert_list.html"
@@ -430,10 +434,11 @@ REFERENCE_VIEWS = [
 ]
 
 
-class ImportBatchAdminView(StaffModelView):
+class ImportBatchAdminView(BeijingTimesMixin, StaffModelView):
     """导入记录: one row per import, written by the importer only."""
 
     datamodel = SQLAInterface(ImportBatch)
+    beijing_time_columns = ("imported_at",)
     base_permissions = ["can_list", "can_show"]
     base_order = ("imported_at", "desc")
     list_title = show_title = "导入记录"
@@ -445,10 +450,11 @@ class ImportBatchAdminView(StaffModelView):
     search_columns = ["file_name", "imported_at"]
 
 
-class StoredFileAdminView(StaffModelView):
+class StoredFileAdminView(BeijingTimesMixin, StaffModelView):
     """上传文件: metadata only; the files themselves are served by the file view."""
 
     datamodel = SQLAInterface(StoredFile)
+    beijing_time_columns = ("created_on",)
     base_permissions = ["can_list", "can_show"]
     base_order = ("created_on", "desc")
     list_title = show_title = "上传文件"

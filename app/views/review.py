@@ -23,6 +23,7 @@ from app.views.application import review_url
 from app.views.base import StaffModelView, record_personal_data_view
 from app.views.fastlist import CountCachingInterface
 from app.views.registry import EXPERT_LABELS, EXPERT_LIST_LOADS
+from app.views.widgets import BeijingTimesMixin
 
 
 def review_link(expert_id: int) -> Markup:
@@ -30,10 +31,11 @@ def review_link(expert_id: int) -> Markup:
     return Markup(f'<a class="btn btn-xs btn-primary review-link" href="{href}">审核</a>')
 
 
-class ReviewQueueView(StaffModelView):
+class ReviewQueueView(BeijingTimesMixin, StaffModelView):
     """待审核申请: filters 市州, 入库类型, 入库批次, submitted between."""
 
     datamodel = CountCachingInterface(Expert, eager=EXPERT_LIST_LOADS)
+    beijing_time_columns = ("submitted_at", "created_on", "changed_on")
     class_permission_name = "ReviewQueue"
     base_permissions = ["can_list"]
     base_filters = [["status", FilterEqual, ExpertStatus.PENDING.value]]
