@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import socket
 import threading
 import time
 import uuid
@@ -12,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from app.services import login_guard
-from tests.conftest import login, login_expert, login_staff, page_text
+from tests.conftest import login, login_expert, login_staff, page_text, redis_available
 from tests.test_security import _audit, _reset_throttle, api_login, api_on, attempt, captcha_answer
 
 __all__ = ["api_on"]  # the fixture, imported for the API tests
@@ -20,15 +19,7 @@ __all__ = ["api_on"]  # the fixture, imported for the API tests
 FAILED = "账号或密码错误"
 
 
-def _redis_available() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
-        return True
-    except OSError:
-        return False
-
-
-needs_redis = pytest.mark.skipif(not _redis_available(), reason="no Redis on 127.0.0.1:6379")
+needs_redis = pytest.mark.skipif(not redis_available(), reason="no Redis on 127.0.0.1:6379")
 REDIS_URL = "redis://127.0.0.1:6379/1"
 
 

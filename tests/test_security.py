@@ -1,13 +1,12 @@
 """Sessions, lockout, captcha, headers and the audit trail (issue #3)."""
 import datetime as dt
 import json
-import socket
 
 import pytest
 from sqlalchemy import text
 
 from app.services import login_guard, sessions
-from tests.conftest import EXPERT_PASSWORD, login, login_expert, login_staff, page_text
+from tests.conftest import EXPERT_PASSWORD, login, login_expert, login_staff, page_text, redis_available
 
 FAILED = "账号或密码错误"
 
@@ -240,15 +239,7 @@ def test_captcha_after_three_failures(app, make_expert):
     assert resp.status_code == 302
 
 
-def _redis_available() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
-        return True
-    except OSError:
-        return False
-
-
-@pytest.mark.skipif(not _redis_available(), reason="no Redis on 127.0.0.1:6379")
+@pytest.mark.skipif(not redis_available(), reason="no Redis on 127.0.0.1:6379")
 def test_redis_store_shares_counters():
     import redis
 
