@@ -25,7 +25,9 @@ def live_server(app):
 
 
 @pytest.fixture(scope="session")
-def browser():
+def playwright_driver():
+    """One Playwright per session: a second sync_playwright() in the same thread fails while
+    the first is running (its event loop is the thread's)."""
     from playwright.sync_api import expect
 
     # a busy 2-core machine can take seconds to answer: expect() retries up to this long
@@ -35,9 +37,14 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver):
+    browser = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
 
 
 def _open(browser, **options):
