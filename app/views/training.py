@@ -323,6 +323,7 @@ class TrainingRoundAdminView(BeijingTimesMixin, StaffModelView):
         "name", "admission_batches", "statuses", "enroll_start", "enroll_end", "study_days",
         "fee_fen", "makeup_fee_fen", "pass_mark", "attempts_allowed", "open_delay_days", "active"]
     search_columns = ["name", "active"]
+    base_order = ("id", "desc")  # the round just opened first, not on the last page
     formatters_columns = {"active": yes_no}
     description_columns = {"admission_batches": "多个用逗号分隔，如 2024年第一批,2024年第二批；留空为全部",
                            "fee_fen": "单位：分（300元填 30000）"}
