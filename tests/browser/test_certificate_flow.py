@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 
 from tests.browser.conftest import shot
 from tests.conftest import ARTIFACTS, STAFF_PASSWORD
@@ -70,19 +71,19 @@ def test_expert_downloads_and_verifies_then_staff_revoke(page, live_server, app,
     staff.locator("tr", has_text=number).locator("a[href*='/show/']").first.click()
     staff.click("#btn-revoke-page")
     staff.click("#btn-revoke")  # no reason: refused in Chinese
-    assert "请填写撤销原因" in staff.inner_text("#revoke-error")
+    expect(staff.locator("#revoke-error")).to_contain_text("请填写撤销原因")
     staff.fill("#reason", "培训记录有误，待核实")
     shot(staff, "34-revoke")
     staff.click("#btn-revoke")
-    assert "已撤销" in staff.inner_text("body")
+    expect(staff.locator("body")).to_contain_text("已撤销")  # after the page has come back
     staff_ctx.close()
 
     visitor.reload()
-    assert visitor.inner_text("#verify-status") == "已撤销"
+    expect(visitor.locator("#verify-status")).to_have_text("已撤销")
     shot(visitor, "35-verify-revoked")
     public.close()
     page.goto(f"{live_server}/certificates/")
-    assert "该证书已撤销" in page.inner_text("body")
+    expect(page.locator("body")).to_contain_text("该证书已撤销")
 
 
 def test_staff_issue_a_round_with_progress_bar(page, live_server, app, passed):  # noqa: F811
