@@ -149,6 +149,18 @@ def _get_related_obj(self, col_name, value):
 SAVE_FAILED = "保存失败，数据未写入，请稍后重试"
 
 
+def _saved(self, write, item) -> bool:
+    """``write(item)`` (the datamodel's add or edit); on a database error, rolled back and
+    said in Chinese, so the caller re-renders the form instead of claiming success."""
+    try:
+        write(item)
+    except (SQLAlchemyError, fab_exceptions.DatabaseException):
+        self.datamodel.session.rollback()
+        flash(gettext(SAVE_FAILED), "danger")
+        return False
+    return True
+
+
 def _add(self):
     """FAB's _add, except that a failed save keeps the form: FAB flashed the exception's
     text (SQL and all) and redirected as if saved. Now the form comes back with what was
@@ -168,11 +180,7 @@ def _add(self):
             except Exception as e:
                 flash(str(e), "danger")
                 return None
-            try:
-                self.datamodel.add(item)
-            except SQLAlchemyError:
-                self.datamodel.session.rollback()
-                flash(gettext(SAVE_FAILED), "danger")
+            if not _saved(self, self.datamodel.add, item):
                 return self._get_add_widget(form=form, exclude_cols=exclude_cols)
             self.post_add(item)
             flash(self.add_row_message, "success")
@@ -208,11 +216,7 @@ def _edit(self, pk):
             except Exception as e:
                 flash(str(e), "danger")
                 return None
-            try:
-                self.datamodel.edit(item)
-            except (SQLAlchemyError, fab_exceptions.DatabaseException):
-                self.datamodel.session.rollback()
-                flash(gettext(SAVE_FAILED), "danger")
+            if not _saved(self, self.datamodel.edit, item):
                 # the rolled-back row is reloaded for the page around the form
                 item = self.datamodel.get(pk, self._base_filters)
                 if not item:
