@@ -59,8 +59,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
         register_views(appbuilder)
 
-    from app.audit_hooks import register_audit_hooks
     from app.guards import register_guards
+    from app.services.audit_hooks import register_audit_hooks
 
     register_audit_hooks()
 

@@ -21,11 +21,14 @@ from flask import (
     Flask,
     abort,
     current_app,
+    flash,
     g,
     has_request_context,
     jsonify,
+    redirect,
     render_template,
     request,
+    session,
 )
 from flask_babel import gettext
 from sqlalchemy import event
@@ -36,6 +39,8 @@ from werkzeug.routing import IntegerConverter
 
 from app.extensions import db
 from app.fab_fixes import MAX_DB_INT
+from app.services import unit_of_work
+from app.services.errors import DomainError, NotSaved
 
 log = logging.getLogger(__name__)
 
@@ -118,10 +123,30 @@ def error_response(code: int, json: bool = False, detail: str | None = None):
 
 
 def rollback() -> None:
-    try:
-        db.session.rollback()
-    except Exception:  # the connection is gone: the pool replaces it
-        log.warning("rollback failed", exc_info=True)
+    """The request failed: nothing it did is committed at its end."""
+    if has_request_context():
+        g.request_failed = True
+    unit_of_work.rollback(db.session)
+
+
+def domain_error_response(exc: DomainError):
+    """The one mapping of a refusal to an answer: JSON for the API and script calls; on the
+    screens 404/403/5xx are the error page with the message, other refusals are flashed and
+    the person goes back to the page they came from (same site only)."""
+    rollback()
+    log.info("refused %s %s (%s): %s", request.method, request.endpoint, type(exc).__name__,
+             exc.message)
+    if _wants_json():
+        body = {"message": exc.message}
+        if exc.errors:
+            body["errors"] = exc.errors
+        return jsonify(body), exc.status
+    if exc.status in (403, 404) or exc.status >= 500:
+        return error_response(exc.status, detail=exc.message)
+    flash(exc.message, "warning")
+    back = request.referrer or ""
+    host = request.host_url
+    return redirect(back if back.startswith(host) else request.url)
 
 
 def _has_nul() -> bool:
@@ -183,13 +208,39 @@ def register_errors(app: Flask) -> None:
 
     @app.before_request
     def refuse_nul():
+        g.flashes_before = list(session.get("_flashes", []))
         if _has_nul():
             abort(400)
+
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError):
+        return domain_error_response(exc)
+
+    @app.after_request
+    def commit_request(resp):
+        """The request's one commit (registered last, so it runs before the other
+        after-request handlers and a failed commit still gets the security headers)."""
+        if g.get("request_failed") or resp.status_code >= 500:
+            return resp
+        if not unit_of_work.has_pending(db.session, wrote=bool(g.get("db_wrote"))):
+            return resp
+        try:
+            unit_of_work.commit(db.session)
+        except NotSaved as exc:
+            # whatever the view flashed ("已保存") is not true: only the guards' words stay
+            session["_flashes"] = g.get("flashes_before", [])
+            g.request_failed = True
+            if _wants_json():
+                return current_app.make_response((jsonify(message=exc.message, saved=False),
+                                                  exc.status))
+            return current_app.make_response(error_response(exc.status, detail=exc.message))
+        return resp
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if exc.code is None or exc.code < 400 or exc.response is not None:
             return exc  # redirects and prepared answers pass as they are
+        g.request_failed = True  # an aborted request commits nothing it did
         # Werkzeug's own descriptions are English internals; a Chinese one is the app's
         detail = exc.description if CJK.search(exc.description or "") else None
         return error_response(exc.code, detail=detail)

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship
 
-from app.services.masking import mask_bank_account, mask_id_number, mask_phone
+from app.masking import mask_bank_account, mask_id_number, mask_phone
 
 
 def utcnow() -> dt.datetime:
@@ -40,6 +40,12 @@ BEIJING = dt.timedelta(hours=8)
 
 def beijing_today() -> dt.date:
     return (utcnow() + BEIJING).date()
+
+
+def age_on(birth_date: dt.date, day: dt.date | None = None) -> int:
+    """周岁: full years completed on ``day`` (today in Beijing when not given)."""
+    day = day or beijing_today()
+    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
 
 
 def local_time(t: dt.datetime | None) -> str:
@@ -313,8 +319,6 @@ class Expert(Model):
         return db.session.query(cls).filter(cls.user_id == user_id).one_or_none()
 
     def age(self, on: dt.date | None = None) -> int | None:
-        from app.services.validators import age_on
-
         return age_on(self.birth_date, on) if self.birth_date else None
 
 
@@ -640,6 +644,28 @@ class Course(Model):
         return self.name
 
 
+class ReviewStatus(enum.StrEnum):
+    """批阅状态 of an enrolment (its course's result)."""
+
+    PENDING = "待批阅"
+    PASSED = "合格"
+    FAILED = "不合格"
+
+
+class PaymentStatus(enum.StrEnum):
+    UNPAID = "待支付"
+    PAID = "已支付"
+
+
+class AttemptStatus(enum.StrEnum):
+    """An exam sitting: 进行中 → 待批阅 (简答 to grade) → 合格 / 不合格."""
+
+    IN_PROGRESS = "进行中"
+    PENDING = "待批阅"
+    PASSED = "合格"
+    FAILED = "不合格"
+
+
 class Enrollment(Model):
     """A row of 我的培训: one expert in one course (again, as 补学, after 不合格)."""
 
@@ -658,7 +684,7 @@ class Enrollment(Model):
     last_beat_at = Column(DateTime)  # the last heartbeat that counted (server time)
     resume_lesson_id = Column(Integer)  # where study resumes
     resume_position = Column(Integer, nullable=False, default=0)  # seconds into the video
-    review_status = Column(String(4), nullable=False, default="待批阅")  # 待批阅 / 合格 / 不合格
+    review_status = Column(String(4), nullable=False, default=ReviewStatus.PENDING.value)
     completed = Column(Boolean, nullable=False, default=False)  # 培训完毕
     graded_at = Column(DateTime)  # 批阅时间
     created_at = Column(DateTime, nullable=False, default=utcnow)
@@ -682,7 +708,7 @@ class PaymentOrder(Model):
     expert_no = Column(String(20), nullable=False, index=True)
     amount_fen = Column(Integer, nullable=False)
     kind = Column(String(6), nullable=False)  # 培训费 / 补学费
-    status = Column(String(4), nullable=False, default="待支付", index=True)  # 待支付 / 已支付
+    status = Column(String(4), nullable=False, default=PaymentStatus.UNPAID.value, index=True)
     created_at = Column(DateTime, nullable=False, default=utcnow)
     paid_at = Column(DateTime)
     provider = Column(String(20))  # local / wechat / alipay / statement / manual
@@ -760,7 +786,7 @@ class ExamAttempt(Model):
     started_at = Column(DateTime, nullable=False, default=utcnow)
     deadline = Column(DateTime, nullable=False)
     submitted_at = Column(DateTime)
-    status = Column(String(4), nullable=False, default="进行中")  # 进行中 / 待批阅 / 合格 / 不合格
+    status = Column(String(4), nullable=False, default=AttemptStatus.IN_PROGRESS.value)
     score = Column(Integer)
     graded_at = Column(DateTime)
 
@@ -840,6 +866,15 @@ class Certificate(Model):
         return self.number
 
 
+class BatchStatus(enum.StrEnum):
+    """整批发放: 排队中 → 进行中 → 已完成 / 失败."""
+
+    QUEUED = "排队中"
+    RUNNING = "进行中"
+    DONE = "已完成"
+    FAILED = "失败"
+
+
 class CertificateBatch(Model):
     """发放整批证书: one job issuing a whole round, its progress read by the staff page."""
 
@@ -852,7 +887,7 @@ class CertificateBatch(Model):
     created_at = Column(DateTime, nullable=False, default=utcnow)
     started_at = Column(DateTime)
     finished_at = Column(DateTime)
-    status = Column(String(4), nullable=False, default="排队中")  # 排队中 / 进行中 / 已完成 / 失败
+    status = Column(String(4), nullable=False, default=BatchStatus.QUEUED.value)
     total = Column(Integer, nullable=False, default=0)
     done = Column(Integer, nullable=False, default=0)
     failed = Column(Integer, nullable=False, default=0)

@@ -56,11 +56,11 @@ from werkzeug.security import check_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
-from app.audit_hooks import client_ip, current_actor
 from app.extensions import db
 from app.models import AppUser, Expert, utcnow
 from app.services import audit, login_guard, sessions
 from app.services.audit import Action, Actor
+from app.services.audit_hooks import client_ip, current_actor
 from app.services.roles import ROLE_EXPERT, STAFF_ROLES
 from app.services.validators import looks_like_phone, normalize_phone
 

@@ -4,7 +4,7 @@ import re
 
 from openpyxl import load_workbook
 
-from app.services.masking import mask_id_number, mask_phone
+from app.masking import mask_id_number, mask_phone
 from tests.conftest import login_expert, login_staff, page_text, unique_identity
 
 TABS = ["基本信息", "教育经历", "专业技术", "职称及资质", "工作经历", "评标实践经验", "业务技术专长",

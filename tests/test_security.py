@@ -437,7 +437,7 @@ def test_edit_page_with_full_personal_data_is_recorded_too(app, make_expert):
 
 def test_actor_kind_follows_roles(app):
     from app.extensions import db
-    from app.services.ownership import actor_kind
+    from app.services.access import actor_kind
 
     with app.app_context():
         sm = app.appbuilder.sm

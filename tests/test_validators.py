@@ -5,9 +5,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.models import age_on
 from app.services.validators import (
     ValidationError,
-    age_on,
     check_id_agrees,
     id_check_char,
     make_id_number,

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
+from app.masking import mask_bank_account, mask_id_number, mask_phone
 from app.models import AuditEvent, utcnow
-from app.services.masking import mask_bank_account, mask_id_number, mask_phone
 
 
 class Action:

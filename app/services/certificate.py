@@ -39,6 +39,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.masking import mask_id_number, mask_name
 from app.models import (
     AppUser,
     Certificate,
@@ -55,7 +56,6 @@ from app.models import (
 )
 from app.services import audit, sessions, uploads
 from app.services.audit import Action, Actor
-from app.services.masking import mask_id_number, mask_name
 from app.services.roles import role_grants
 
 PASSED = "合格"
@@ -761,9 +761,7 @@ def zip_round(session: Session, rnd: TrainingRound, upload_dir: str | Path,
               block: int = 1024 * 1024):
     """下载证书包: the round's valid certificates (the kept PDFs) and a list (清单.csv), streamed
     as one zip while it is written; nothing is rendered again. Yields bytes."""
-    import zipfile
 
-    from app.services.export import csv_writer
 
     rows = session.execute(
         select(Certificate.number, Certificate.holder_name, Certificate.expert_no,
@@ -772,6 +770,17 @@ def zip_round(session: Session, rnd: TrainingRound, upload_dir: str | Path,
         .join(StoredFile, StoredFile.id == Certificate.pdf_file_id)
         .where(Certificate.round_id == rnd.id, Certificate.status == VALID)
         .order_by(Certificate.expert_no)).all()
+    round_name = rnd.name
+    return _zip_rows(rows, round_name, upload_dir, block)
+
+
+def _zip_rows(rows, round_name: str, upload_dir, block: int):
+    """The zip of ``zip_round``, written while it is sent (the rows were read before the
+    answer started: the request's commit may expire what the session holds)."""
+    import zipfile
+
+    from app.services.export import csv_writer
+
     pipe = _Pipe()
     with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_STORED) as zf:
         listing = io.StringIO()
@@ -779,7 +788,7 @@ def zip_round(session: Session, rnd: TrainingRound, upload_dir: str | Path,
         writer.writerow(["证书编号", "姓名", "专家编号", "身份证号", "培训批次", "学时", "发证日期", "文件"])
         for number, name, expert_no, id_masked, hours, issued_on, stored_name in rows:
             arcname = f"{expert_no}-{name}-{number}.pdf"
-            writer.writerow([number, name, expert_no, id_masked, rnd.name, hours, issued_on, arcname])
+            writer.writerow([number, name, expert_no, id_masked, round_name, hours, issued_on, arcname])
             path = uploads.stored_path(upload_dir, stored_name)
             if not path.is_file():
                 continue

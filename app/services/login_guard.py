@@ -380,8 +380,8 @@ class LockedAccount:
 def locked_account_rows(session: Session, store: ThrottleStore, now: dt.datetime,
                         policy: Policy) -> list[LockedAccount]:
     """The accounts locked at ``now``, with the expert's name (masked) or the staff name."""
+    from app.masking import mask_name, mask_phone
     from app.models import AppUser, Expert
-    from app.services.masking import mask_name, mask_phone
     from app.services.validators import looks_like_phone
 
     locked = locked_accounts(store, now)

@@ -17,12 +17,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.masking import mask_bank_account, mask_phone
 from app.models import ChangeStatus, Expert, ExpertStatus, ProfileChange, Specialty, utcnow
 from app.services import application as app_service
 from app.services.application import BASIC, SECTIONS, StepErrors
 from app.services.change_requests import decide
 from app.services.exam import training_passed
-from app.services.masking import mask_bank_account, mask_phone
 
 # Never changed through 【修改】, each with where to go instead.
 LOCKED = {

@@ -9,6 +9,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from app.services.errors import DomainError
+
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK_CHARS = "10X98765432"
 _ID_RE = re.compile(r"^\d{17}[\dX]$")
@@ -27,12 +29,12 @@ _DATETIME_RE = re.compile(
 DATETIME_FIRST_YEAR, DATETIME_LAST_YEAR = 2000, 2099
 
 
-class ValidationError(ValueError):
-    """A value the user must correct; ``message`` is shown to them in Chinese."""
+class ValidationError(DomainError, ValueError):
+    """A value the user must correct; ``message`` is shown to them in Chinese. Also a
+    ``ValueError``, so WTForms and parsers that expect one treat it as bad input."""
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, status: int | None = None, **kwargs):
+        DomainError.__init__(self, message, status, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -190,12 +192,6 @@ def parse_local_datetime(value: str | None) -> dt.datetime:
     if not DATETIME_FIRST_YEAR <= parsed.year <= DATETIME_LAST_YEAR:
         raise ValidationError("年份应在 2000 至 2099 之间")
     return parsed
-
-
-def age_on(birth_date: dt.date, day: dt.date | None = None) -> int:
-    """周岁: full years completed on ``day``."""
-    day = day or dt.date.today()
-    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
 
 
 def make_id_number(address_code: str, birth_date: dt.date, sequence: int) -> str:

@@ -9,13 +9,13 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import PasswordField, StringField
 
-from app.audit_hooks import current_actor
 from app.extensions import db
 from app.models import utcnow
 from app.security import start_session
 from app.services import audit, sessions
 from app.services.accounts import FieldErrors, change_password, update_basic_profile
 from app.services.audit import Action
+from app.services.audit_hooks import current_actor
 from app.services.uploads import UploadRejected
 from app.views.files import save_upload
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 
 from app.models import AuditEvent
-from app.views import add_menu_view
-from app.views.base import StaffModelView
+from app.views.base import StaffModelView, add_menu_view
 from app.views.widgets import BeijingTimesMixin
 
 

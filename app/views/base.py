@@ -82,10 +82,10 @@ def _plain_errors(field) -> list[str]:
 
 def record_personal_data_view(object_type: str, pk: Any) -> None:
     """A page that shows full 身份证号, phone numbers or bank accounts was opened."""
-    from app.audit_hooks import current_actor
     from app.extensions import db
     from app.services import audit
     from app.services.audit import Action
+    from app.services.audit_hooks import current_actor
 
     audit.record(db.session, Action.VIEW_PERSONAL_DATA, actor=current_actor(),
                  object_type=object_type, object_id=pk)
@@ -227,7 +227,7 @@ class ExpertScreen(BaseView):
         from flask_login import current_user
 
         from app.extensions import db
-        from app.services.ownership import own_expert
+        from app.services.access import own_expert
 
         expert = own_expert(db.session, current_user)
         if expert is None:
@@ -264,3 +264,12 @@ class UploadFieldMixin:
         from flask import g
 
         item.file = g.pop("pending_upload", None)
+
+
+def add_menu_view(appbuilder: Any, view: Any, name: str, category: str | None = None,
+                  **kwargs: Any) -> Any:
+    """add_view with the Chinese menu name also used, translated, as its label."""
+    if category:  # FAB makes a category named None if passed category=None
+        kwargs["category"] = category
+        kwargs.setdefault("category_label", lazy_gettext(category))
+    return appbuilder.add_view(view, name, label=lazy_gettext(name), **kwargs)

@@ -28,7 +28,6 @@ from flask_appbuilder.security.decorators import has_access
 from flask_login import current_user
 from sqlalchemy import select
 
-from app.audit_hooks import current_actor
 from app.errors import DATABASE_ERRORS
 from app.extensions import db
 from app.fab_fixes import MAX_DB_INT
@@ -37,10 +36,10 @@ from app.models import Certificate, CertificateBatch, TrainingRound, beijing_tod
 from app.services import audit
 from app.services import certificate as certs
 from app.services.audit import Action
+from app.services.audit_hooks import current_actor
 from app.services.certificate import CertificateError
 from app.services.expert_status import is_admitted
-from app.views import add_menu_view
-from app.views.base import ExpertScreen, StaffModelView, file_link
+from app.views.base import ExpertScreen, StaffModelView, add_menu_view, file_link
 from app.views.files import send_stored, stored_file_response
 from app.views.training import expert_is_admitted
 from app.views.widgets import BeijingTimesMixin

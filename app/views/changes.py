@@ -23,16 +23,15 @@ from app.models import (
     utcnow,
 )
 from app.services import profile, transfer
+from app.services.access import actor_kind
 from app.services.accounts import FieldErrors
 from app.services.application import BASIC, SECTIONS, StepErrors
 from app.services.application_pdf import render_personal_info_pdf
 from app.services.change_requests import allowed_request_actions
 from app.services.expert_status import TransitionError
-from app.services.ownership import actor_kind
 from app.services.uploads import UploadRejected
-from app.views import add_menu_view
 from app.views.application import change_rows, read_step1, reference_options
-from app.views.base import ExpertScreen, StaffModelView, file_link, stored_file
+from app.views.base import ExpertScreen, StaffModelView, add_menu_view, file_link, stored_file
 from app.views.files import save_upload
 from app.views.widgets import BeijingTimesMixin
 

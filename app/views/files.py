@@ -9,7 +9,7 @@ from werkzeug.utils import send_file as werkzeug_send_file
 
 from app.extensions import db
 from app.models import StoredFile
-from app.services.ownership import can_read_file, is_staff
+from app.services.access import can_read_file, is_staff
 from app.services.uploads import stored_path
 
 
@@ -70,9 +70,9 @@ def register(appbuilder) -> None:
 
 def save_upload(file_storage, kind_name: str, owner_id: int | None) -> StoredFile:
     """Store a file from a form through the upload service (UploadRejected on refusal)."""
-    from app.audit_hooks import current_actor
     from app.services import audit, uploads
     from app.services.audit import Action
+    from app.services.audit_hooks import current_actor
 
     cfg = current_app.config
     data = file_storage.read() if file_storage else b""

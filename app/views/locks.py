@@ -5,13 +5,13 @@ from flask import abort, flash, redirect, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 
-from app.audit_hooks import current_actor
 from app.extensions import db
 from app.models import AppUser, utcnow
 from app.security import login_policy, throttle_store
 from app.services import audit, login_guard
 from app.services.audit import Action
-from app.views import add_menu_view
+from app.services.audit_hooks import current_actor
+from app.views.base import add_menu_view
 
 
 class LockedAccountView(BaseView):

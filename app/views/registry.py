@@ -16,7 +16,6 @@ from flask_wtf.file import FileField
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms import SelectField
 
-from app.audit_hooks import current_actor
 from app.extensions import db
 from app.models import (
     AdmissionType,
@@ -43,11 +42,12 @@ from app.models import (
 )
 from app.services import audit, profile
 from app.services import experts as expert_service
+from app.services.access import can_read_expert
 from app.services.audit import Action
+from app.services.audit_hooks import current_actor
 from app.services.expert_status import is_admitted
 from app.services.export import EXPORT_MIME, export_experts
 from app.services.importer import IMPORT_COLUMNS, import_experts, template_workbook
-from app.services.ownership import can_read_expert
 from app.services.validators import (
     ValidationError,
     validate_credit_code,
@@ -57,12 +57,12 @@ from app.services.validators import (
     validate_name,
     validate_phone,
 )
-from app.views import add_menu_view
 from app.views.base import (
     ExpertScreen,
     FieldCheck,
     StaffModelView,
     UploadFieldMixin,
+    add_menu_view,
     file_link,
     yes_no,
 )

@@ -14,13 +14,12 @@ from sqlalchemy.orm import selectinload
 from app.extensions import db
 from app.models import Expert, ExpertStatus
 from app.services import application as app_service
+from app.services.access import actor_kind
 from app.services.application import SECTIONS, RuleSettings, StaleVersion
 from app.services.application_pdf import render_application_pdf
 from app.services.expert_status import TransitionError
-from app.services.ownership import actor_kind
-from app.views import add_menu_view
 from app.views.application import review_url
-from app.views.base import StaffModelView, record_personal_data_view
+from app.views.base import StaffModelView, add_menu_view, record_personal_data_view
 from app.views.fastlist import CountCachingInterface
 from app.views.registry import EXPERT_LABELS, EXPERT_LIST_LOADS
 from app.views.widgets import BeijingTimesMixin

@@ -39,14 +39,21 @@ from app.models import (
     utcnow,
 )
 from app.services import exam, payment, study
+from app.services.access import own_expert
 from app.services.exam import ExamError
 from app.services.expert_status import is_admitted
-from app.services.ownership import own_expert
 from app.services.payment import LocalHmacProvider, PaymentError
 from app.services.pdf import qr_data_uri
 from app.services.study import progress_percent
-from app.views import add_menu_view, heartbeat
-from app.views.base import ExpertScreen, StaffModelView, UploadFieldMixin, file_link, yes_no
+from app.views import heartbeat
+from app.views.base import (
+    ExpertScreen,
+    StaffModelView,
+    UploadFieldMixin,
+    add_menu_view,
+    file_link,
+    yes_no,
+)
 from app.views.files import send_stored
 from app.views.widgets import BeijingTimesMixin
 
