@@ -31,7 +31,6 @@ from sqlalchemy import select
 from app.errors import DATABASE_ERRORS
 from app.extensions import db
 from app.fab_fixes import MAX_DB_INT
-from app.front import SessionCookie, front_headers, run_statement
 from app.models import Certificate, CertificateBatch, TrainingRound, beijing_today, utcnow
 from app.services import audit
 from app.services import certificate as certs
@@ -39,8 +38,15 @@ from app.services.audit import Action
 from app.services.audit_hooks import current_actor
 from app.services.certificate import CertificateError
 from app.services.expert_status import is_admitted
-from app.views.base import ExpertScreen, StaffModelView, add_menu_view, file_link
-from app.views.files import send_stored, stored_file_response
+from app.views._front import SessionCookie, front_headers, run_statement
+from app.views.base import (
+    ExpertScreen,
+    StaffModelView,
+    add_menu_view,
+    file_link,
+    send_stored,
+    stored_file_response,
+)
 from app.views.training import expert_is_admitted
 from app.views.widgets import BeijingTimesMixin
 
