@@ -373,12 +373,12 @@ def test_download_front_leaves_every_doubt_to_the_app(app, passed, monkeypatch):
     from sqlalchemy import delete, update
 
     from app.extensions import db
-    from app.views._front import run_statement
     from app.models import AppUser, Certificate, UserSession
     from app.security import SESSION_TOKEN
     from app.services import certificate as certs
     from app.services import sessions
     from app.services.audit import SYSTEM
+    from app.views._front import run_statement
 
     owner = passed("前置主人")
     cert = _issue(app, owner)

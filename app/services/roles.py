@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_appbuilder.security.sqla.models import PermissionView
+
 ROLE_ADMIN = "管理员"
 ROLE_REVIEWER = "审核人员"
 ROLE_EXPERT = "专家"
@@ -53,8 +55,6 @@ def sync_roles(appbuilder: Any) -> dict[str, int]:
     sm.add_role(ROLE_ADMIN)
     appbuilder.add_permissions(update_perms=True)
     session = sm.session
-    from flask_appbuilder.security.sqla.models import PermissionView
-
     all_pvs = session.query(PermissionView).all()
     by_key = {(pv.permission.name, pv.view_menu.name): pv for pv in all_pvs}
     counts: dict[str, int] = {}
@@ -68,27 +68,3 @@ def sync_roles(appbuilder: Any) -> dict[str, int]:
     sm.add_role(sm.auth_role_public)
     session.commit()
     return counts
-
-
-def role_grants(user_id_column: Any, permission: Any, view_name: Any) -> Any:
-    """SQL: one of the account's own roles holds ``permission`` on ``view_name`` (FAB's
-    tables), for a statement that checks permission in the same query as everything else.
-    Roles held through a group are not looked at: where this says no, the app's own check
-    (FAB's ``has_access``, which also reads groups) decides."""
-    from flask_appbuilder.security.sqla.models import (
-        Permission,
-        PermissionView,
-        ViewMenu,
-        assoc_permissionview_role,
-        assoc_user_role,
-    )
-    from sqlalchemy import literal, select
-
-    return select(literal(1)).select_from(assoc_user_role).join(
-        assoc_permissionview_role,
-        assoc_permissionview_role.c.role_id == assoc_user_role.c.role_id).join(
-        PermissionView, PermissionView.id == assoc_permissionview_role.c.permission_view_id).join(
-        Permission, Permission.id == PermissionView.permission_id).join(
-        ViewMenu, ViewMenu.id == PermissionView.view_menu_id).where(
-        assoc_user_role.c.user_id == user_id_column, Permission.name == permission,
-        ViewMenu.name == view_name).exists()

@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import secrets
 
-from sqlalchemy import DateTime, and_, bindparam, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from app.models import UserSession
@@ -18,26 +18,10 @@ from app.models import UserSession
 # last_seen_at is written at most this often: one write a minute, not one per request.
 TOUCH_EVERY = dt.timedelta(seconds=60)
 WEB, API = "web", "api"
-# TEMPORARY, until the certificate download front moves onto app.services.access:
-IDLE_LIMIT = dt.timedelta(minutes=30)
-ABSOLUTE_LIMIT = dt.timedelta(hours=12)
 
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def fresh_clause(user_id_column):  # TEMPORARY (see above)
-    return and_(UserSession.user_id == user_id_column,
-                UserSession.token_hash == bindparam("token_hash"), UserSession.ended_at.is_(None),
-                UserSession.created_at >= bindparam("created_after", type_=DateTime),
-                UserSession.last_seen_at >= bindparam("seen_after", type_=DateTime))
-
-
-def fresh_params(token: str, now: dt.datetime, idle: dt.timedelta = IDLE_LIMIT,
-                 absolute: dt.timedelta = ABSOLUTE_LIMIT) -> dict:  # TEMPORARY (see above)
-    return {"token_hash": token_hash(token), "created_after": now - absolute,
-            "seen_after": now - min(idle, TOUCH_EVERY)}
 
 
 def start(session: Session, user_id: int, ip: str | None, now: dt.datetime,
