@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import sys
 
-from flask import abort, current_app, flash, g, request
+from flask import abort, current_app, flash, request
 from flask_appbuilder import baseviews, expose, urltools
 from flask_appbuilder import exceptions as fab_exceptions
 from flask_appbuilder import views as fab_views
@@ -153,8 +153,7 @@ def _saved(self, write, item) -> bool:
     try:
         write(item)
     except (SQLAlchemyError, fab_exceptions.DatabaseException):
-        self.datamodel.session.rollback()
-        g.request_failed = True  # the request's own commit must not try again
+        rollback()  # app.errors: and the request's own commit does not try again
         flash(gettext(SAVE_FAILED), "danger")
         return False
     return True

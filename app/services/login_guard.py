@@ -18,14 +18,19 @@ database (table login_throttle).
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy import and_, case, delete, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from app.models import LoginThrottle
+from app.masking import mask_name, mask_phone
+from app.models import AppUser, Expert, LoginCaptcha, LoginThrottle
+from app.services.validators import looks_like_phone
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,12 @@ class ThrottleStore(Protocol):
 
 class DatabaseThrottleStore:
     """Counters in the login_throttle table: each operation is one atomic statement
-    (an insert that ignores an existing row, then an UPDATE ... RETURNING) and commits."""
+    (an insert that ignores an existing row, then an UPDATE ... RETURNING) and commits.
+
+    Why these commit, unlike every other service: a counter is a ledger apart from the
+    request. It must hold even when the request then fails (a refused or crashed login
+    still counts), and a reservation must not keep its row (on SQLite, the whole database)
+    locked across the password check, or parallel logins would queue behind each other."""
 
     def __init__(self, session: Session):
         self.session = session
@@ -98,9 +108,9 @@ class DatabaseThrottleStore:
     def _ensure_row(self, key: str, now: dt.datetime) -> None:
         dialect = self.session.get_bind().dialect.name
         if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
+            insert = postgresql_insert
         elif dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert
+            insert = sqlite_insert
         else:  # pragma: no cover - the project runs on PostgreSQL and SQLite only
             raise RuntimeError(f"login_throttle: unsupported database {dialect}")
         self.session.execute(
@@ -314,8 +324,6 @@ class CaptchaStore(Protocol):
 
 
 def _captcha_id() -> str:
-    import secrets
-
     return secrets.token_urlsafe(32)
 
 
@@ -326,22 +334,18 @@ class DatabaseCaptchaStore:
         self.session = session
 
     def put(self, answer: str, now: dt.datetime, ttl: dt.timedelta) -> str:
-        from app.models import LoginCaptcha
-
         captcha_id = _captcha_id()
         # expired answers of images never submitted go here, on the next image
         self.session.execute(delete(LoginCaptcha).where(LoginCaptcha.expires_at <= now))
         self.session.add(LoginCaptcha(id=captcha_id, answer=answer, expires_at=now + ttl))
-        self.session.commit()
+        self.session.flush()  # the image's request commits
         return captcha_id
 
     def take(self, captcha_id: str, now: dt.datetime) -> str | None:
-        from app.models import LoginCaptcha
-
         row = self.session.execute(
             delete(LoginCaptcha).where(LoginCaptcha.id == captcha_id)
             .returning(LoginCaptcha.answer, LoginCaptcha.expires_at)).first()
-        self.session.commit()
+        self.session.flush()  # used up: the login's request commits, whatever its answer
         if row is None or row.expires_at <= now:
             return None
         return row.answer
@@ -380,10 +384,6 @@ class LockedAccount:
 def locked_account_rows(session: Session, store: ThrottleStore, now: dt.datetime,
                         policy: Policy) -> list[LockedAccount]:
     """The accounts locked at ``now``, with the expert's name (masked) or the staff name."""
-    from app.masking import mask_name, mask_phone
-    from app.models import AppUser, Expert
-    from app.services.validators import looks_like_phone
-
     locked = locked_accounts(store, now)
     ids = [user_id for user_id, _ in locked]
     users = {u.id: u for u in session.execute(
