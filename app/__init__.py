@@ -55,7 +55,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     # migration, a test of one service).
     with app.app_context():
         appbuilder.init_app(app, extensions.db.session)
-        from app.views import register_views
+        from app.views import register_views  # after apply(): see above
 
         register_views(appbuilder)
 

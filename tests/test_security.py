@@ -5,7 +5,7 @@ import json
 import pytest
 from sqlalchemy import text
 
-from app.services import access, login_guard, sessions
+from app.services import access, login_guard, sessions, unit_of_work
 from tests.conftest import EXPERT_PASSWORD, login, login_expert, login_staff, page_text, redis_available
 
 FAILED = "账号或密码错误"
@@ -325,6 +325,7 @@ def test_audit_records_expert_changes_masked_and_role_changes(app, make_expert):
         removed = str(role.permissions.pop())
         db.session.commit()
         sync_roles(app.appbuilder)  # and put it back
+        unit_of_work.commit(db.session)  # as flask sync-roles does
         db.session.remove()
     changes = _audit(app, action="角色权限变更", object_id="审核人员")
     assert len(changes) >= 2

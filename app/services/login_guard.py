@@ -89,12 +89,10 @@ class ThrottleStore(Protocol):
 
 class DatabaseThrottleStore:
     """Counters in the login_throttle table: each operation is one atomic statement
-    (an insert that ignores an existing row, then an UPDATE ... RETURNING) and commits.
-
-    Why these commit, unlike every other service: a counter is a ledger apart from the
-    request. It must hold even when the request then fails (a refused or crashed login
-    still counts), and a reservation must not keep its row (on SQLite, the whole database)
-    locked across the password check, or parallel logins would queue behind each other."""
+    (an insert that ignores an existing row, then an UPDATE ... RETURNING) and flushes, as
+    every service does: the login's request commits it. Until then the counter's row stays
+    locked, so a parallel attempt on the same person waits, then counts on from this one:
+    never more password checks than the limit."""
 
     def __init__(self, session: Session):
         self.session = session
@@ -131,7 +129,6 @@ class DatabaseThrottleStore:
             .values(failures=failures, locked_until=until, updated_at=now)
             .returning(t.failures, t.locked_until, t.updated_at)
         ).one()
-        self.session.commit()
         return Counter(*row)
 
     def hit(self, key: str, now: dt.datetime, window: dt.timedelta) -> int:
@@ -144,12 +141,10 @@ class DatabaseThrottleStore:
                     updated_at=case((stale, now), else_=t.updated_at))
             .returning(t.failures)
         ).scalar_one()
-        self.session.commit()
         return failures
 
     def reset(self, key: str) -> None:
         self.session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
-        self.session.commit()
 
     def locked(self, now: dt.datetime, prefix: str) -> Iterator[tuple[str, Counter]]:
         t = LoginThrottle

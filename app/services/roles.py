@@ -48,7 +48,8 @@ def role_permission_names(appbuilder: Any) -> dict[str, set[tuple[str, str]]]:
 
 
 def sync_roles(appbuilder: Any) -> dict[str, int]:
-    """Create every permission, then set each role's permissions to exactly its list."""
+    """Create every permission, then set each role's permissions to exactly its list.
+    Flushes; the caller commits (FAB's own calls here commit what they create)."""
     sm = appbuilder.sm
     # FAB grants each new permission to the admin role as it creates it: the role
     # must exist first, or the grant fails (and FAB only logs it).
@@ -66,5 +67,5 @@ def sync_roles(appbuilder: Any) -> dict[str, int]:
         role.permissions = [by_key[k] for k in sorted(keys) if k in by_key]
         counts[role_name] = len(role.permissions)
     sm.add_role(sm.auth_role_public)
-    session.commit()
+    session.flush()  # the command (flask init / sync-roles) commits
     return counts
