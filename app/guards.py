@@ -19,6 +19,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app.errors import wants_json
 from app.extensions import db
 from app.models import local_time, utcnow
 from app.security import end_session
@@ -59,10 +60,6 @@ def security_headers_for(nonce: str, secure: bool) -> list[tuple[str, str]]:
     return headers
 
 
-def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.is_json
-
-
 def register_guards(app: Flask) -> None:
     if app.config.get("PROXY_COUNT"):
         n = app.config["PROXY_COUNT"]
@@ -87,7 +84,7 @@ def register_guards(app: Flask) -> None:
         if reason is None:
             return None
         end_session(reason)
-        if _wants_json():
+        if wants_json():
             return jsonify(message=reason), 401
         flash(reason, "warning")
         return redirect(url_for("LoginView.login"))
@@ -100,7 +97,7 @@ def register_guards(app: Flask) -> None:
             getattr(current_user, "must_change_password", False), request.endpoint)
         if refused is None:
             return None
-        if _wants_json():
+        if wants_json():
             return jsonify(message=refused[1]), refused[0]
         return redirect(url_for("AccountView.change_password"))
 
