@@ -20,11 +20,10 @@ from wtforms.validators import ValidationError as WTFValidationError
 from app.extensions import db
 from app.fab_fixes import db_int
 from app.models import StoredFile
-from app.services import audit, uploads
+from app.services import audit, reference, uploads
 from app.services.access import own_expert
 from app.services.audit import Action
 from app.services.audit_hooks import current_actor
-from app.services.reference import delete_refusal, in_use_message
 from app.services.uploads import UploadRejected, stored_path
 from app.services.validators import ValidationError
 from app.views.fastlist import CachedSearchWidget, FilterPrefix
@@ -181,7 +180,7 @@ class StaffModelView(ModelView):
         # FAB's redirect after a delete pops this page, then goes to the one before (the
         # list); each way out records it, or a refusal would land two pages back.
         self.update_redirect()
-        refusal = delete_refusal(db.session, item, what)
+        refusal = reference.delete_refusal(db.session, item, what)
         if refusal:
             flash(refusal, "danger")
             return
@@ -196,8 +195,8 @@ class StaffModelView(ModelView):
             if isinstance(exc.__cause__, IntegrityError):
                 # FAB rolled the session back: ask again what points at the row now.
                 again = self.datamodel.get(pk, self._base_filters)
-                refusal = delete_refusal(db.session, again, what) if again is not None else None
-                flash(refusal or in_use_message(what, type(item)), "danger")
+                refusal = reference.delete_refusal(db.session, again, what) if again is not None else None
+                flash(refusal or reference.in_use_message(what, type(item)), "danger")
             else:
                 flash(gettext("删除失败，请稍后再试"), "danger")
             return
