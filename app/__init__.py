@@ -5,8 +5,12 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask_appbuilder import AppBuilder
+from sqlalchemy.pool import NullPool
 
 from app import extensions, fab_fixes
+from app.errors import install_converters, register_errors
+from app.services.production import check_production
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -17,12 +21,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.from_object("config")
     if overrides:
         app.config.update(overrides)
-    from app.services.production import check_production
-
     check_production(app.config)
     Path(app.config["UPLOAD_FOLDER"]).mkdir(parents=True, exist_ok=True)
-    from app.errors import install_converters, register_errors
-
     install_converters(app)  # before any route: every <int:...> is bounded
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("sqlite") and ":memory:" not in uri:
@@ -31,8 +31,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         # reads then miss newer commits and its first write fails at once with "database is
         # locked" (seen as a 500 on a login while another request wrote). Opening a SQLite
         # file costs well under a millisecond; PostgreSQL keeps its pool.
-        from sqlalchemy.pool import NullPool
-
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
             **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}), "poolclass": NullPool}
     elif uri.startswith("postgresql"):
@@ -49,24 +47,26 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     appbuilder = extensions.appbuilder
     if getattr(appbuilder, "_app_bound", False):
-        from flask_appbuilder import AppBuilder
-
         appbuilder = AppBuilder()
     appbuilder._app_bound = True
+    # The views, guards, audit hooks and commands are imported here, after
+    # fab_fixes.apply(): they subclass and call FAB's patched views and security manager,
+    # and at the top they would load the whole web app with any ``import app.x`` (a job, a
+    # migration, a test of one service).
     with app.app_context():
         appbuilder.init_app(app, extensions.db.session)
-        from app.views import register_views
+        from app.views import register_views  # after apply(): see above
 
         register_views(appbuilder)
 
-    from app.guards import register_guards
-    from app.services.audit_hooks import register_audit_hooks
+    from app.guards import register_guards  # after apply(): see above
+    from app.services.audit_hooks import register_audit_hooks  # after apply(): see above
 
     register_audit_hooks()
 
     register_guards(app)
     register_errors(app)
-    from app.cli import register_cli
+    from app.cli import register_cli  # after apply(): see above
 
     register_cli(app)
     app.add_url_rule("/favicon.ico", "favicon",

@@ -9,6 +9,7 @@ from flask.cli import with_appcontext
 from tqdm import tqdm
 
 from app.extensions import db
+from app.services import unit_of_work
 
 
 def _print_accounts(accounts: list[dict[str, str]]) -> None:
@@ -52,6 +53,7 @@ def register_cli(app: Flask) -> None:
         counts = load_reference_data(db.session, current_app.config["REFERENCE_DIR"])
         click.echo("基础数据：" + "，".join(f"{k} {v}" for k, v in counts.items()))
         roles = sync_roles(current_app.appbuilder)
+        unit_of_work.commit(db.session)
         click.echo("角色权限：" + "，".join(f"{k} {v}" for k, v in roles.items()))
 
     @app.cli.command("sync-roles")
@@ -60,7 +62,9 @@ def register_cli(app: Flask) -> None:
         """Write the roles defined in code to the database."""
         from app.services.roles import sync_roles
 
-        for name, count in sync_roles(current_app.appbuilder).items():
+        counts = sync_roles(current_app.appbuilder)
+        unit_of_work.commit(db.session)
+        for name, count in counts.items():
             click.echo(f"{name}: {count}")
 
     @app.cli.command("create-admin")

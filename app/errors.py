@@ -38,7 +38,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.routing import IntegerConverter
 
 from app.extensions import db
-from app.fab_fixes import MAX_DB_INT
+from app.models import MAX_DB_INT
 from app.services import unit_of_work
 from app.services.errors import DomainError, NotSaved
 
@@ -77,8 +77,11 @@ def install_converters(app: Flask) -> None:
     app.url_map.converters["int"] = BoundedIntConverter
 
 
-def _wants_json() -> bool:
+def wants_json() -> bool:
+    """The request is the API's or a script's: answered in JSON (the guards ask it too)."""
     return request.path.startswith("/api/") or request.is_json
+
+
 
 
 def _text(code: int) -> tuple[str, str]:
@@ -101,7 +104,7 @@ def error_response(code: int, json: bool = False, detail: str | None = None):
     of the general one."""
     title, message = _text(code)
     message = detail or message
-    if json or _wants_json():
+    if json or wants_json():
         return jsonify(message=message), code
     if code not in STANDALONE:
         try:
@@ -136,7 +139,7 @@ def domain_error_response(exc: DomainError):
     rollback()
     log.info("refused %s %s (%s): %s", request.method, request.endpoint, type(exc).__name__,
              exc.message)
-    if _wants_json():
+    if wants_json():
         body = {"message": exc.message}
         if exc.errors:
             body["errors"] = exc.errors
@@ -149,6 +152,11 @@ def domain_error_response(exc: DomainError):
     return redirect(back if back.startswith(host) else request.url)
 
 
+def body_has_nul(body: bytes) -> bool:
+    """A JSON body carrying a NUL, escaped or raw (also asked by the heartbeat's front)."""
+    return b"\\u0000" in body or b"\x00" in body
+
+
 def _has_nul() -> bool:
     if "\x00" in request.path:
         return True
@@ -158,8 +166,7 @@ def _has_nul() -> bool:
             if "\x00" in key or any("\x00" in v for v in values):
                 return True
     if request.is_json:
-        body = request.get_data(cache=True)
-        return b"\\u0000" in body or b"\x00" in body
+        return body_has_nul(request.get_data(cache=True))
     return False
 
 
@@ -230,7 +237,7 @@ def register_errors(app: Flask) -> None:
             # whatever the view flashed ("已保存") is not true: only the guards' words stay
             session["_flashes"] = g.get("flashes_before", [])
             g.request_failed = True
-            if _wants_json():
+            if wants_json():
                 return current_app.make_response((jsonify(message=exc.message, saved=False),
                                                   exc.status))
             return current_app.make_response(error_response(exc.status, detail=exc.message))

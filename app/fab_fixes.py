@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import sys
 
-from flask import abort, current_app, flash, g, request
+from flask import abort, current_app, flash, request
 from flask_appbuilder import baseviews, expose, urltools
 from flask_appbuilder import exceptions as fab_exceptions
 from flask_appbuilder import views as fab_views
@@ -19,11 +19,9 @@ from flask_appbuilder.views import ModelView
 from flask_babel import gettext
 from sqlalchemy.exc import SQLAlchemyError
 
-# The largest value our integer columns hold. They are all INTEGER: 64 bits in SQLite (a
-# bigger Python int raises OverflowError in its driver) but 32 bits in PostgreSQL, where
-# SQLAlchemy's psycopg dialect casts each parameter to the column's type, so anything above
-# 2**31 - 1 fails there (NumericValueOutOfRange). An id or value beyond it is no row.
-MAX_DB_INT = 2**31 - 1
+from app.errors import error_response, is_outage, rollback
+from app.models import MAX_DB_INT  # noqa: F401 (also imported from here by older callers)
+
 # Page numbers and sizes come from links of our own; anything else is ignored. A page number
 # this small keeps page × size far inside a 64-bit OFFSET.
 MAX_PAGE = 10**7
@@ -155,8 +153,7 @@ def _saved(self, write, item) -> bool:
     try:
         write(item)
     except (SQLAlchemyError, fab_exceptions.DatabaseException):
-        self.datamodel.session.rollback()
-        g.request_failed = True  # the request's own commit must not try again
+        rollback()  # app.errors: and the request's own commit does not try again
         flash(gettext(SAVE_FAILED), "danger")
         return False
     return True
@@ -250,8 +247,6 @@ def download(self, filename):
 def _api_response_500(self, message: str | None = None):
     # FAB's @safe answers every error of an API method with 500 "Fatal error", in English:
     # the app's answers instead (a database that cannot be reached is a Chinese 503).
-    from app.errors import error_response, is_outage, rollback
-
     rollback()
     return error_response(503 if is_outage(sys.exc_info()[1]) else 500, json=True)
 

@@ -2,7 +2,6 @@
 password change, security headers, the CSRF error page."""
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 
 from flask import (
@@ -18,25 +17,19 @@ from flask import (
 )
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app.errors import wants_json
 from app.extensions import db
 from app.models import local_time, utcnow
-from app.services import sessions
+from app.security import end_session
+from app.services import access
+from app.services.access import SESSION_TOKEN, STATIC_ENDPOINTS, SessionLimits
+from app.services.study import progress_percent
 
-# Endpoints an account that must change its password may still reach.
-PASSWORD_CHANGE_ALLOWED = {
-    "AccountView.change_password",
-    "LoginView.logout",
-    "LoginView.login",
-    "LoginView.captcha",
-    "LocaleView.index",
-    "static",
-    "appbuilder.static",
-    "favicon",
-}
-STATIC_ENDPOINTS = {"static", "appbuilder.static", "favicon"}
-# Routes that check the server-side session and the password themselves, in one query.
-SELF_CHECKING = {"study_api.heartbeat"}
+# Routes that check the server-side session and the password themselves, in one query
+# (with the rules of app.services.access).
+SELF_CHECKING = frozenset({"study_api.heartbeat"})
 
 
 def csp_nonce() -> str:
@@ -67,42 +60,31 @@ def security_headers_for(nonce: str, secure: bool) -> list[tuple[str, str]]:
     return headers
 
 
-def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.is_json
-
-
 def register_guards(app: Flask) -> None:
     if app.config.get("PROXY_COUNT"):
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         n = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     # FAB's templates call csp_nonce() on every <script>: the nonce of our CSP header.
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     # 学习进度 as the study service computes it, wherever a template shows it.
-    from app.services.study import progress_percent
-
     app.jinja_env.filters["progress"] = progress_percent
     app.jinja_env.filters["local_time"] = local_time
 
     @app.before_request
     def check_server_session():
+        """access.check_session on every request of a signed-in account. A session it
+        ends answers 401 or the login page, and the request still commits the end."""
         if request.endpoint in STATIC_ENDPOINTS | SELF_CHECKING:
             return None
         if not current_user.is_authenticated:
             return None
-        from app.security import SESSION_TOKEN, end_session
-
-        reason = sessions.check(
-            db.session, session.get(SESSION_TOKEN), current_user.id, utcnow(),
-            idle=dt.timedelta(minutes=app.config["SESSION_IDLE_MINUTES"]),
-            absolute=dt.timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"]),
-        )
+        reason = access.check_session(db.session, session.get(SESSION_TOKEN), current_user.id,
+                                      utcnow(), SessionLimits.from_config(app.config))
         if reason is None:
             return None
         end_session(reason)
-        if _wants_json():
+        if wants_json():
             return jsonify(message=reason), 401
         flash(reason, "warning")
         return redirect(url_for("LoginView.login"))
@@ -111,12 +93,12 @@ def register_guards(app: Flask) -> None:
     def force_password_change():
         if request.endpoint in SELF_CHECKING or not current_user.is_authenticated:
             return None
-        if not getattr(current_user, "must_change_password", False):
+        refused = access.password_change_refusal(
+            getattr(current_user, "must_change_password", False), request.endpoint)
+        if refused is None:
             return None
-        if request.endpoint in PASSWORD_CHANGE_ALLOWED:
-            return None
-        if _wants_json():
-            return jsonify(message="请先修改默认密码"), 403
+        if wants_json():
+            return jsonify(message=refused[1]), refused[0]
         return redirect(url_for("AccountView.change_password"))
 
     @app.after_request

@@ -29,6 +29,11 @@ from sqlalchemy.orm import relationship
 
 from app.masking import mask_bank_account, mask_id_number, mask_phone
 
+# The largest value our integer columns hold. They are all INTEGER: 64 bits in SQLite (a
+# bigger Python int raises OverflowError in its driver) but 32 bits in PostgreSQL, where
+# SQLAlchemy's psycopg dialect casts each parameter to the column's type, so anything above
+# 2**31 - 1 fails there (NumericValueOutOfRange). An id or value beyond it is no row.
+MAX_DB_INT = 2**31 - 1
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)

@@ -3,10 +3,11 @@ lockout per person after repeated failures on every login path, a server-side ca
 server-side sessions (also behind the optional JWT API)."""
 from __future__ import annotations
 
-import datetime as dt
 import io
 import secrets
 
+import redis
+from captcha.image import ImageCaptcha
 from flask import (
     Response,
     current_app,
@@ -59,6 +60,7 @@ from wtforms.validators import DataRequired
 from app.extensions import db
 from app.models import AppUser, Expert, utcnow
 from app.services import audit, login_guard, sessions
+from app.services.access import SESSION_TOKEN, SessionLimits, check_session
 from app.services.audit import Action, Actor
 from app.services.audit_hooks import client_ip, current_actor
 from app.services.roles import ROLE_EXPERT, STAFF_ROLES
@@ -67,7 +69,6 @@ from app.services.validators import looks_like_phone, normalize_phone
 LOGIN_FAILED = "账号或密码错误，请重新输入"
 LOGIN_KINDS = {"expert": "专家", "staff": "管理人员"}
 CAPTCHA_CHARS = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-SESSION_TOKEN = "sid"
 CAPTCHA_FIELDS = ("captcha_id", "captcha")
 
 
@@ -92,8 +93,6 @@ def _redis_client():
         return None
     client = current_app.extensions.get("login_redis")
     if client is None or current_app.extensions.get("login_redis_url") != url:
-        import redis
-
         client = redis.Redis.from_url(url, socket_timeout=2)
         current_app.extensions["login_redis"] = client
         current_app.extensions["login_redis_url"] = url
@@ -203,8 +202,6 @@ class LoginView(AuthDBView):
         """An image captcha drawn here (no outside service): the intranet has none. Its
         answer stays on the server; the cookie (and, for API clients, the X-Captcha-Id
         header) carries only an opaque id."""
-        from captcha.image import ImageCaptcha
-
         code = "".join(secrets.choice(CAPTCHA_CHARS) for _ in range(4))
         captcha_id = captcha_store().put(code, utcnow(), login_guard.CAPTCHA_TTL)
         session["captcha_id"] = captcha_id
@@ -298,11 +295,8 @@ def jwt_session_ended(jwt_header: dict, jwt_payload: dict) -> bool:
     token = jwt_payload.get(SESSION_TOKEN)
     if not api_enabled() or not token:
         return True
-    return sessions.check(
-        db.session, token, user_id, utcnow(),
-        idle=dt.timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"]),
-        absolute=dt.timedelta(hours=current_app.config["SESSION_ABSOLUTE_HOURS"]),
-    ) is not None
+    return check_session(db.session, token, user_id, utcnow(),
+                         SessionLimits.from_config(current_app.config)) is not None
 
 
 class ExpertSecurityManager(SecurityManager):
@@ -390,8 +384,7 @@ class ExpertSecurityManager(SecurityManager):
             login_guard.register_failure(store, subject, ip, now, policy, reservation)
             audit.record(self.session, Action.LOGIN_FAILED, actor=actor, object_type="用户",
                          object_id=shown, detail="账号已锁定")
-            self.session.commit()
-            return None
+            return None  # the request commits the failure's audit record
         # FAB's check keeps its timing equalisation (a fake hash check for unknown names).
         found = super().auth_user_db(user.username if user is not None else typed, password)
         if found is not None:
@@ -407,7 +400,7 @@ class ExpertSecurityManager(SecurityManager):
                 audit.record(self.session, Action.LOCKED, actor=actor, object_type="用户",
                              object_id=shown,
                              detail=f"连续{policy.max_failures}次登录失败，锁定{policy.lock_minutes}分钟")
-        self.session.commit()
+        self.session.flush()  # the request commits (the login page or the API's answer)
         return found
 
     def reset_password(self, userid, password):
@@ -426,7 +419,6 @@ class ExpertSecurityManager(SecurityManager):
         audit.record(self.session, Action.PASSWORD_RESET, actor=actor, object_type="用户",
                      object_id=user.username,
                      detail="本人重置密码" if own else "管理员重置密码，下次登录须修改密码")
-        self.session.commit()
         sessions.end_all(self.session, user.id, utcnow(), "重置密码")
         if own and has_request_context():
             start_session(user)

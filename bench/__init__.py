@@ -33,6 +33,7 @@ def prepare_database(app: Any) -> None:
     upgrade()
     load_reference_data(db.session, app.config["REFERENCE_DIR"])
     sync_roles(app.appbuilder)
+    db.session.commit()  # as flask init does: the services flush
 
 
 def save_result(name: str, result: Any) -> None:

@@ -280,8 +280,9 @@ def test_expert_page_issues_on_first_visit_and_downloads_the_kept_files(app, pas
     def boom(*args, **kwargs):
         raise AssertionError("a download must not render again")
 
-    monkeypatch.setattr(certs, "render", boom)
-    monkeypatch.setattr(certs, "render_pdf", boom)
+    for module in (certs, certs.rendering, certs.issuing):  # wherever a render could start
+        monkeypatch.setattr(module, "render", boom)
+    monkeypatch.setattr(certs.rendering, "render_pdf", boom)
     png = client.get(f"/certificates/{cert_id}/image")
     assert png.status_code == 200 and png.mimetype == "image/png"
     assert png.data == _read(app, png_name)
@@ -372,12 +373,12 @@ def test_download_front_leaves_every_doubt_to_the_app(app, passed, monkeypatch):
     from sqlalchemy import delete, update
 
     from app.extensions import db
-    from app.front import run_statement
     from app.models import AppUser, Certificate, UserSession
     from app.security import SESSION_TOKEN
     from app.services import certificate as certs
     from app.services import sessions
     from app.services.audit import SYSTEM
+    from app.views._front import run_statement
 
     owner = passed("前置主人")
     cert = _issue(app, owner)

@@ -121,7 +121,9 @@ def learner_status():
     return ExpertStatus.ADMITTED
 
 
-# --- the single statement (PostgreSQL) against the Python path -------------------------
+# --- the front's path against the app's, on every database ----------------------------
+# The front runs the beat on its own connection (on PostgreSQL: the single statement); the
+# app's route on the request's session, the Python path. Both must answer and write alike.
 
 def _scenarios():
     s = dt.timedelta(seconds=1)
@@ -140,20 +142,26 @@ def _scenarios():
     yield {"gap": 30, "active": False}
     yield {"gap": 30, "token": "wrong"}
     yield {"gap": 30, "user": "other"}
+    yield {"gap": 30, "window": "ended"}
+    yield {"gap": 30, "window": "not_open"}
+    yield {"gap": 30, "window": "no_end"}  # one rule with study_gate: no end is open
 
 
-def _run(app, ids, user_id, scenario, one_statement):
+def _prepare(app, ids, user_id, scenario, token):
+    """The enrolment, the account and one session of ``token`` as the scenario says."""
     from app.extensions import db
-    from app.front import DriverConnection
     from app.models import AppUser, Enrollment, UserSession
 
-    token = secrets.token_urlsafe(16)
     with app.app_context():
         e = db.session.get(Enrollment, ids["enrollment"])
         gap = scenario.get("gap")
         e.last_beat_at = None if gap is None else NOW - dt.timedelta(seconds=gap)
         e.credited_seconds = scenario.get("credited", 100)
         e.resume_lesson_id, e.resume_position = None, 0
+        window = scenario.get("window")
+        e.study_start = NOW + dt.timedelta(days=1) if window == "not_open" else T0
+        e.study_end = {"ended": NOW - dt.timedelta(seconds=1), "no_end": None}.get(
+            window, T0 + dt.timedelta(days=9))
         user = db.session.get(AppUser, user_id)
         user.must_change_password = scenario.get("must_change", False)
         user.active = scenario.get("active", True)
@@ -163,61 +171,152 @@ def _run(app, ids, user_id, scenario, one_statement):
                           last_seen_at=NOW - scenario.get("seen", dt.timedelta(seconds=10)))
         db.session.add(row)
         db.session.commit()
-        lesson = {"other": ids["other_lesson"], None: None}.get(scenario.get("lesson", 0),
-                                                               ids["lesson"])
-        engine = db.engine
-        pooled = engine.raw_connection()
-        try:
-            pooled.driver_connection.autocommit = True
-            conn = DriverConnection(pooled.driver_connection, engine.dialect)
-            outcome = study.beat_for_user(
-                conn, ids["enrollment"], ids["user_other"] if scenario.get("user") else user_id,
-                "x" if scenario.get("token") else token, lesson, 42.7,
-                scenario.get("visible", True), NOW, one_statement=one_statement)
-        except study.BeatRefused as exc:
-            outcome = (exc.status, exc.message)
-        finally:
-            pooled.driver_connection.autocommit = False
-            pooled.close()
-        db.session.expire_all()
+        session_id = row.id
+        db.session.remove()
+    return session_id
+
+
+def _state(app, ids, user_id, session_id):
+    from app.extensions import db
+    from app.models import AppUser, Enrollment, UserSession
+
+    with app.app_context():
         e = db.session.get(Enrollment, ids["enrollment"])
-        s = db.session.get(UserSession, row.id)
+        s = db.session.get(UserSession, session_id)
         state = (e.credited_seconds, e.last_beat_at, e.resume_lesson_id, e.resume_position,
                  s.last_seen_at, s.ended_at, s.end_reason)
+        user = db.session.get(AppUser, user_id)
         user.must_change_password, user.active = False, True
         db.session.commit()
         db.session.remove()
-    return outcome, state
+    return state
 
 
-def test_one_statement_keeps_the_python_rules(app, course_setup, make_expert):  # noqa: F811
+def _run(app, ids, user_id, scenario, path):
+    """One beat by ``path``: "front" (the front's connection: on PostgreSQL the single
+    statement) or "app" (the route's: the request's session, committed once)."""
+    from app.extensions import db
+    from app.services import unit_of_work
+    from app.views._front import run_statement
+
+    token = secrets.token_urlsafe(16)
+    session_id = _prepare(app, ids, user_id, scenario, token)
+    lesson = {"other": ids["other_lesson"], None: None}.get(scenario.get("lesson", 0),
+                                                           ids["lesson"])
+    args = (ids["enrollment"], ids["user_other"] if scenario.get("user") else user_id,
+            "x" if scenario.get("token") else token, lesson, 42.7,
+            scenario.get("visible", True), NOW)
+    with app.app_context():
+        try:
+            if path == "front":
+                outcome = run_statement(app, lambda conn, one: _refused_or(
+                    lambda: study.beat_for_user(conn, *args, one_statement=one)))
+            else:
+                outcome = _refused_or(lambda: study.beat_for_user(
+                    study.SessionStatements(db.session), *args))
+                unit_of_work.commit(db.session)
+        finally:
+            db.session.remove()
+    return outcome, _state(app, ids, user_id, session_id)
+
+
+def _refused_or(beat):
+    try:
+        return beat()
+    except study.BeatRefused as exc:
+        return (exc.status, exc.message)
+
+
+@pytest.fixture
+def beat_ids(app, course_setup, make_expert):  # noqa: F811
     from app.extensions import db
     from app.models import Course, Enrollment, Lesson
 
     with app.app_context():
-        if db.engine.dialect.name != "postgresql":
-            pytest.skip("the single statement is PostgreSQL's")
         e = db.session.get(Enrollment, course_setup["enrollment"])
         user_id = e.expert.user_id
         stray = Lesson(course=Course(round=e.course.round, name="别的课程", required_minutes=1),
                        title="别处")
         db.session.add(stray)
         db.session.commit()
-        ids = dict(course_setup, other_lesson=stray.id)
+        ids = dict(course_setup, other_lesson=stray.id, user=user_id)
         db.session.remove()
     ids["user_other"] = make_expert("别人").user_id
+    return ids
+
+
+@pytest.mark.commits  # the front's own connection must see the rows
+def test_one_statement_keeps_the_python_rules(app, beat_ids):
+    """On PostgreSQL the front's single statement against the app's Python path; on SQLite
+    the front's own connection against the request's session."""
+    ids, user_id = beat_ids, beat_ids["user"]
     for scenario in _scenarios():
-        two = _run(app, ids, user_id, scenario, one_statement=False)
-        one = _run(app, ids, user_id, scenario, one_statement=True)
+        two = _run(app, ids, user_id, scenario, "app")
+        one = _run(app, ids, user_id, scenario, "front")
         assert one == two, scenario
     # and the credits are the rules' own: 30 s visible, 10 s when only 10 are missing
-    assert _run(app, ids, user_id, {"gap": 30}, True)[0] == (30, 21)
-    assert _run(app, ids, user_id, {"gap": 30, "credited": 590}, True)[0] == (10, 100)
-    assert _run(app, ids, user_id, {"gap": 76}, True)[0] == (0, 16)
+    assert _run(app, ids, user_id, {"gap": 30}, "front")[0] == (30, 21)
+    assert _run(app, ids, user_id, {"gap": 30, "credited": 590}, "front")[0] == (10, 100)
+    assert _run(app, ids, user_id, {"gap": 76}, "front")[0] == (0, 16)
+    # the study window: ended or not yet open is no enrolment of this account's (404)
+    assert _run(app, ids, user_id, {"gap": 30, "window": "ended"}, "front")[0] is None
+    assert _run(app, ids, user_id, {"gap": 30, "window": "no_end"}, "front")[0] == (30, 21)
+
+
+@pytest.mark.commits  # the front's own connection must see the rows
+def test_front_and_route_give_the_same_answers(app, beat_ids, route_calls, monkeypatch):
+    """The same requests through the WSGI front and through Flask alone (the front told to
+    hand everything on): the same status, body and rows, on every database; what the front
+    does not answer itself it hands to Flask."""
+    from app.views import heartbeat
+
+    monkeypatch.setattr(heartbeat, "utcnow", lambda: NOW)
+    ids, user_id = beat_ids, beat_ids["user"]
+    client = app.test_client()
+    real_token = secrets.token_urlsafe(16)  # the session row is made per scenario
+    url = f"/training/{ids['enrollment']}/heartbeat"
+
+    def request(scenario, through_front):
+        from app.extensions import db
+        from app.models import UserSession
+
+        session_id = _prepare(app, ids, user_id, scenario, real_token)
+        with client.session_transaction() as cookie_session:
+            cookie_session["sid"] = "x" if scenario.get("token") else real_token
+            cookie_session["_user_id"] = str(ids["user_other"] if scenario.get("user")
+                                             else user_id)
+            cookie_session["_fresh"] = True
+        lesson = {"other": ids["other_lesson"], None: None}.get(scenario.get("lesson", 0),
+                                                               ids["lesson"])
+        route_calls.clear()
+        if through_front:
+            resp = client.post(url, json={"lesson_id": lesson, "position": 42.7,
+                                          "visible": scenario.get("visible", True)})
+        else:
+            with monkeypatch.context() as m:
+                m.setattr(heartbeat.HeartbeatFront, "_beat", lambda *a: None)
+                resp = client.post(url, json={"lesson_id": lesson, "position": 42.7,
+                                              "visible": scenario.get("visible", True)})
+        with app.app_context():
+            assert db.session.get(UserSession, session_id) is not None
+            db.session.remove()
+        answered_by_front = through_front and not route_calls
+        return (resp.status_code, resp.get_json(silent=True)), answered_by_front, _state(
+            app, ids, user_id, session_id)
+
+    statuses = set()
+    for scenario in _scenarios():
+        by_flask, _, flask_state = request(scenario, through_front=False)
+        statuses.add(by_flask[0])
+        by_front, front_answered, front_state = request(scenario, through_front=True)
+        assert by_front == by_flask and front_state == flask_state, scenario
+        # the front answers every beat it can judge; a 404 it hands on to Flask's page
+        assert front_answered == (by_front[0] != 404), scenario
+    assert statuses == {200, 401, 403, 404}  # every kind of answer was compared
 
 
 def test_memo_stays_bounded(monkeypatch):
-    from app import front
+    from app.views import _front as front
 
     monkeypatch.setattr(front, "MEMO_SIZE", 3)
     memo: dict = {}

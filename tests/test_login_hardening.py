@@ -260,13 +260,16 @@ T0 = dt.datetime(2025, 5, 23, 8, 0)
 
 def test_item3_database_reservations_are_atomic(app):
     from app.extensions import db
+    from app.services import unit_of_work
 
     def reserve_once(ready):
         with app.app_context():
             store = login_guard.DatabaseThrottleStore(db.session)
             ready()
             try:
-                return login_guard.reserve(store, 424242, T0, login_guard.Policy()).allowed
+                allowed = login_guard.reserve(store, 424242, T0, login_guard.Policy()).allowed
+                unit_of_work.commit(db.session)  # the login request's one commit
+                return allowed
             finally:
                 db.session.remove()
 

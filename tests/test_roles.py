@@ -1,7 +1,9 @@
 """Roles: an expert reaches no staff screen; a reviewer no user/role administration."""
 import re
+from urllib.parse import urlsplit
 
 import pytest
+from flask import url_for
 
 from app.services.roles import ROLE_ADMIN, ROLE_EXPERT, ROLE_REVIEWER
 from tests.conftest import login_expert, login_staff
@@ -23,6 +25,11 @@ EXPERT_ENDPOINTS = {
     "SecurityApi.login", "SecurityApi.refresh",
 }
 REFUSED = {302, 401, 403, 404, 405}
+# Where a refused expert may be sent, and nowhere else (the path of the Location).
+ALLOWED_REDIRECTS = {
+    "/": "home: HomeIndexView sends an expert on to their own 专家管理系统",
+    "/login/": "the login page",
+}
 
 
 def _victim_objects(app, victim):
@@ -105,11 +112,18 @@ def test_no_route_serves_another_experts_object(app, make_expert):
             if resp.status_code == 302:
                 # only ever back to login or home: never a page of someone else
                 assert "/login" in resp.headers["Location"] or resp.headers["Location"].endswith("/")
+                target = urlsplit(resp.headers["Location"])
+                assert target.netloc in ("", "localhost"), (method, url, target)
+                assert target.path in ALLOWED_REDIRECTS, (method, url, target)
             else:
                 assert resp.status_code in REFUSED, (method, url, resp.status_code)
                 assert b"%PDF" not in resp.data
             checked += 1
     assert checked > 300
+    # and home, where refusals send an expert, is the expert's own page
+    with app.test_request_context():
+        own_page = url_for("MyProfileView.profile")
+    assert urlsplit(client.get("/").headers["Location"]).path == own_page
     # and nothing was changed through a POST
     staff = app.test_client()
     login_staff(staff)

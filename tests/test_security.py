@@ -5,7 +5,7 @@ import json
 import pytest
 from sqlalchemy import text
 
-from app.services import login_guard, sessions
+from app.services import access, login_guard, sessions, unit_of_work
 from tests.conftest import EXPERT_PASSWORD, login, login_expert, login_staff, page_text, redis_available
 
 FAILED = "账号或密码错误"
@@ -110,11 +110,11 @@ def test_session_rules_with_a_controlled_clock(app):
     t0 = dt.datetime(2025, 5, 23, 8, 0)
     with app.app_context():
         token = sessions.start(db.session, 1, "10.0.0.1", t0)
-        assert sessions.check(db.session, token, 1, t0 + dt.timedelta(minutes=20)) is None
-        assert sessions.check(db.session, token, 2, t0) is not None  # someone else's token
-        assert sessions.check(db.session, token, 1, t0 + dt.timedelta(minutes=49)) is None
-        assert "30分钟" in sessions.check(db.session, token, 1, t0 + dt.timedelta(minutes=80))
-        assert sessions.check(db.session, token, 1, t0 + dt.timedelta(minutes=81)) is not None
+        assert access.check_session(db.session, token, 1, t0 + dt.timedelta(minutes=20)) is None
+        assert access.check_session(db.session, token, 2, t0) is not None  # someone else's token
+        assert access.check_session(db.session, token, 1, t0 + dt.timedelta(minutes=49)) is None
+        assert "30分钟" in access.check_session(db.session, token, 1, t0 + dt.timedelta(minutes=80))
+        assert access.check_session(db.session, token, 1, t0 + dt.timedelta(minutes=81)) is not None
         db.session.remove()
 
 
@@ -325,6 +325,7 @@ def test_audit_records_expert_changes_masked_and_role_changes(app, make_expert):
         removed = str(role.permissions.pop())
         db.session.commit()
         sync_roles(app.appbuilder)  # and put it back
+        unit_of_work.commit(db.session)  # as flask sync-roles does
         db.session.remove()
     changes = _audit(app, action="角色权限变更", object_id="审核人员")
     assert len(changes) >= 2

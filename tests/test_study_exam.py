@@ -52,6 +52,25 @@ def _enrollment(app, ids):
     return db.session.get(Enrollment, ids["enrollment"])
 
 
+def _beater(session, enrollment):
+    """The heartbeat's real path (the route's: beat_for_user on the request's session, then
+    the request's commit), with session limits long enough for the controlled clock."""
+    from app.services import sessions, unit_of_work
+    from app.services.access import SessionLimits
+
+    user_id = enrollment.expert.user_id
+    token = sessions.start(session, user_id, None, T0)
+    limits = SessionLimits(idle=dt.timedelta(days=1), absolute=dt.timedelta(days=1))
+
+    def beat(lesson, position, visible, now):
+        credited, _ = study.beat_for_user(study.SessionStatements(session), enrollment.id,
+                                          user_id, token, lesson.id if lesson else None,
+                                          position, visible, now, limits)
+        unit_of_work.commit(session)
+        return credited
+    return beat
+
+
 def test_credit_only_visible_real_time(app, course_setup):
     from app.extensions import db
     from app.models import Lesson
@@ -59,23 +78,24 @@ def test_credit_only_visible_real_time(app, course_setup):
     with app.app_context():
         e = _enrollment(app, course_setup)
         lesson = db.session.get(Lesson, course_setup["lesson"])
-        assert study.heartbeat(db.session, e, lesson, 0, True, T0) == 0  # the first beat starts
+        beat = _beater(db.session, e)
+        assert beat(lesson, 0, True, T0) == 0  # the first beat starts
         db.session.refresh(e)
-        assert study.heartbeat(db.session, e, lesson, 30, True, T0 + dt.timedelta(seconds=30)) == 30
+        assert beat(lesson, 30, True, T0 + dt.timedelta(seconds=30)) == 30
         db.session.refresh(e)
         # seeking to the end of the video earns nothing extra: only time counts
-        assert study.heartbeat(db.session, e, lesson, 5000, True, T0 + dt.timedelta(seconds=60)) == 30
+        assert beat(lesson, 5000, True, T0 + dt.timedelta(seconds=60)) == 30
         db.session.refresh(e)
         # hidden tab: nothing, and the next visible beat starts afresh
-        assert study.heartbeat(db.session, e, lesson, 90, False, T0 + dt.timedelta(seconds=90)) == 0
+        assert beat(lesson, 90, False, T0 + dt.timedelta(seconds=90)) == 0
         db.session.refresh(e)
-        assert study.heartbeat(db.session, e, lesson, 90, True, T0 + dt.timedelta(seconds=120)) == 0
+        assert beat(lesson, 90, True, T0 + dt.timedelta(seconds=120)) == 0
         db.session.refresh(e)
         # closed for an hour: the gap is not credited
-        assert study.heartbeat(db.session, e, lesson, 95, True, T0 + dt.timedelta(hours=1)) == 0
+        assert beat(lesson, 95, True, T0 + dt.timedelta(hours=1)) == 0
         db.session.refresh(e)
         # a replayed beat (same moment) earns nothing
-        assert study.heartbeat(db.session, e, lesson, 95, True, T0 + dt.timedelta(hours=1)) == 0
+        assert beat(lesson, 95, True, T0 + dt.timedelta(hours=1)) == 0
         db.session.refresh(e)
         assert e.credited_seconds == 60 and e.resume_position == 95
         assert e.resume_lesson_id == lesson.id

@@ -198,7 +198,7 @@ def load(session: Session, expert: Expert) -> dict:
 
 def _is_file_id(raw: Any) -> bool:
     """An id a row can have (a stored file's, a reference list's)."""
-    from app.fab_fixes import MAX_DB_INT
+    from app.models import MAX_DB_INT
 
     return (isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= 10
             and 0 < int(raw) <= MAX_DB_INT)

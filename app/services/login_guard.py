@@ -18,14 +18,19 @@ database (table login_throttle).
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy import and_, case, delete, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from app.models import LoginThrottle
+from app.masking import mask_name, mask_phone
+from app.models import AppUser, Expert, LoginCaptcha, LoginThrottle
+from app.services.validators import looks_like_phone
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,10 @@ class ThrottleStore(Protocol):
 
 class DatabaseThrottleStore:
     """Counters in the login_throttle table: each operation is one atomic statement
-    (an insert that ignores an existing row, then an UPDATE ... RETURNING) and commits."""
+    (an insert that ignores an existing row, then an UPDATE ... RETURNING) and flushes, as
+    every service does: the login's request commits it. Until then the counter's row stays
+    locked, so a parallel attempt on the same person waits, then counts on from this one:
+    never more password checks than the limit."""
 
     def __init__(self, session: Session):
         self.session = session
@@ -98,9 +106,9 @@ class DatabaseThrottleStore:
     def _ensure_row(self, key: str, now: dt.datetime) -> None:
         dialect = self.session.get_bind().dialect.name
         if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
+            insert = postgresql_insert
         elif dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert
+            insert = sqlite_insert
         else:  # pragma: no cover - the project runs on PostgreSQL and SQLite only
             raise RuntimeError(f"login_throttle: unsupported database {dialect}")
         self.session.execute(
@@ -121,7 +129,6 @@ class DatabaseThrottleStore:
             .values(failures=failures, locked_until=until, updated_at=now)
             .returning(t.failures, t.locked_until, t.updated_at)
         ).one()
-        self.session.commit()
         return Counter(*row)
 
     def hit(self, key: str, now: dt.datetime, window: dt.timedelta) -> int:
@@ -134,12 +141,10 @@ class DatabaseThrottleStore:
                     updated_at=case((stale, now), else_=t.updated_at))
             .returning(t.failures)
         ).scalar_one()
-        self.session.commit()
         return failures
 
     def reset(self, key: str) -> None:
         self.session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
-        self.session.commit()
 
     def locked(self, now: dt.datetime, prefix: str) -> Iterator[tuple[str, Counter]]:
         t = LoginThrottle
@@ -314,8 +319,6 @@ class CaptchaStore(Protocol):
 
 
 def _captcha_id() -> str:
-    import secrets
-
     return secrets.token_urlsafe(32)
 
 
@@ -326,22 +329,18 @@ class DatabaseCaptchaStore:
         self.session = session
 
     def put(self, answer: str, now: dt.datetime, ttl: dt.timedelta) -> str:
-        from app.models import LoginCaptcha
-
         captcha_id = _captcha_id()
         # expired answers of images never submitted go here, on the next image
         self.session.execute(delete(LoginCaptcha).where(LoginCaptcha.expires_at <= now))
         self.session.add(LoginCaptcha(id=captcha_id, answer=answer, expires_at=now + ttl))
-        self.session.commit()
+        self.session.flush()  # the image's request commits
         return captcha_id
 
     def take(self, captcha_id: str, now: dt.datetime) -> str | None:
-        from app.models import LoginCaptcha
-
         row = self.session.execute(
             delete(LoginCaptcha).where(LoginCaptcha.id == captcha_id)
             .returning(LoginCaptcha.answer, LoginCaptcha.expires_at)).first()
-        self.session.commit()
+        self.session.flush()  # used up: the login's request commits, whatever its answer
         if row is None or row.expires_at <= now:
             return None
         return row.answer
@@ -380,10 +379,6 @@ class LockedAccount:
 def locked_account_rows(session: Session, store: ThrottleStore, now: dt.datetime,
                         policy: Policy) -> list[LockedAccount]:
     """The accounts locked at ``now``, with the expert's name (masked) or the staff name."""
-    from app.masking import mask_name, mask_phone
-    from app.models import AppUser, Expert
-    from app.services.validators import looks_like_phone
-
     locked = locked_accounts(store, now)
     ids = [user_id for user_id, _ in locked]
     users = {u.id: u for u in session.execute(

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_appbuilder.security.sqla.models import PermissionView
+
 ROLE_ADMIN = "管理员"
 ROLE_REVIEWER = "审核人员"
 ROLE_EXPERT = "专家"
@@ -46,15 +48,14 @@ def role_permission_names(appbuilder: Any) -> dict[str, set[tuple[str, str]]]:
 
 
 def sync_roles(appbuilder: Any) -> dict[str, int]:
-    """Create every permission, then set each role's permissions to exactly its list."""
+    """Create every permission, then set each role's permissions to exactly its list.
+    Flushes; the caller commits (FAB's own calls here commit what they create)."""
     sm = appbuilder.sm
     # FAB grants each new permission to the admin role as it creates it: the role
     # must exist first, or the grant fails (and FAB only logs it).
     sm.add_role(ROLE_ADMIN)
     appbuilder.add_permissions(update_perms=True)
     session = sm.session
-    from flask_appbuilder.security.sqla.models import PermissionView
-
     all_pvs = session.query(PermissionView).all()
     by_key = {(pv.permission.name, pv.view_menu.name): pv for pv in all_pvs}
     counts: dict[str, int] = {}
@@ -66,29 +67,5 @@ def sync_roles(appbuilder: Any) -> dict[str, int]:
         role.permissions = [by_key[k] for k in sorted(keys) if k in by_key]
         counts[role_name] = len(role.permissions)
     sm.add_role(sm.auth_role_public)
-    session.commit()
+    session.flush()  # the command (flask init / sync-roles) commits
     return counts
-
-
-def role_grants(user_id_column: Any, permission: Any, view_name: Any) -> Any:
-    """SQL: one of the account's own roles holds ``permission`` on ``view_name`` (FAB's
-    tables), for a statement that checks permission in the same query as everything else.
-    Roles held through a group are not looked at: where this says no, the app's own check
-    (FAB's ``has_access``, which also reads groups) decides."""
-    from flask_appbuilder.security.sqla.models import (
-        Permission,
-        PermissionView,
-        ViewMenu,
-        assoc_permissionview_role,
-        assoc_user_role,
-    )
-    from sqlalchemy import literal, select
-
-    return select(literal(1)).select_from(assoc_user_role).join(
-        assoc_permissionview_role,
-        assoc_permissionview_role.c.role_id == assoc_user_role.c.role_id).join(
-        PermissionView, PermissionView.id == assoc_permissionview_role.c.permission_view_id).join(
-        Permission, Permission.id == PermissionView.permission_id).join(
-        ViewMenu, ViewMenu.id == PermissionView.view_menu_id).where(
-        assoc_user_role.c.user_id == user_id_column, Permission.name == permission,
-        ViewMenu.name == view_name).exists()

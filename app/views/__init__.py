@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
+
 from app.views import (
     account,
     application,
@@ -10,6 +12,7 @@ from app.views import (
     certificate,
     changes,
     files,
+    heartbeat,
     locks,
     registry,
     review,
@@ -22,6 +25,7 @@ def register_views(appbuilder: Any) -> None:
     registry.register(appbuilder)
     application.register(appbuilder)
     review.register(appbuilder)
+    heartbeat.register(current_app._get_current_object())  # a blueprint and its front
     training.register(appbuilder)
     changes.register(appbuilder)
     certificate.register(appbuilder)

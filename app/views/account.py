@@ -10,14 +10,14 @@ from flask_wtf.file import FileField
 from wtforms import PasswordField, StringField
 
 from app.extensions import db
-from app.models import utcnow
+from app.models import Expert, utcnow
 from app.security import start_session
 from app.services import audit, sessions
 from app.services.accounts import FieldErrors, change_password, update_basic_profile
 from app.services.audit import Action
 from app.services.audit_hooks import current_actor
 from app.services.uploads import UploadRejected
-from app.views.files import save_upload
+from app.views.base import save_upload
 
 
 class ChangePasswordForm(FlaskForm):
@@ -44,9 +44,9 @@ class AccountView(BaseView):
     @expose("/", methods=["GET", "POST"])
     @has_access
     def center(self):
-        """个人中心 → 基本资料: phone, e-mail and avatar of the signed-in account."""
-        from app.models import Expert
-
+        """个人中心 → 基本资料: phone, e-mail and avatar of the signed-in account. An
+        uploaded avatar is kept even when the form comes back with errors: the page is
+        answered normally, and the request commits it."""
         user = self._user()
         expert = Expert.query_for_user(user.id)
         holder = expert if expert is not None else user
@@ -60,17 +60,14 @@ class AccountView(BaseView):
             try:
                 if upload is not None and upload.filename:
                     avatar = save_upload(upload, "avatar", user.id)
-                    db.session.commit()  # kept even when the form is sent back
                 changed = update_basic_profile(db.session, user, phone=form.phone.data,
                                                email=form.email.data, avatar=avatar)
             except UploadRejected as exc:
                 form.avatar.errors = [exc.message]
-            except FieldErrors as exc:
-                db.session.rollback()
+            except FieldErrors as exc:  # refused before anything was changed
                 for name, message in exc.errors.items():
                     getattr(form, name).errors = [message]
             else:
-                db.session.commit()
                 flash("基本资料已保存" if changed else "没有需要保存的修改", "success")
                 return redirect(url_for(".center"))
         return self.render_template("account/center.html", form=form, user=user, expert=expert,
@@ -93,7 +90,6 @@ class AccountView(BaseView):
             else:
                 audit.record(db.session, Action.PASSWORD_CHANGED, actor=current_actor(),
                              object_type="用户", object_id=user.username)
-                db.session.commit()
                 # every other browser signed in with the old password is signed out
                 sessions.end_all(db.session, user.id, utcnow(), "修改密码")
                 start_session(user)

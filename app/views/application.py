@@ -19,8 +19,7 @@ from app.services.application import BASIC, SECTIONS, STEPS, StepErrors
 from app.services.application_pdf import render_application_pdf
 from app.services.expert_status import TransitionError
 from app.services.uploads import UploadRejected
-from app.views.base import ExpertScreen, add_menu_view
-from app.views.files import save_upload
+from app.views.base import ExpertScreen, add_menu_view, save_upload
 
 
 def reference_options() -> dict[str, list[tuple[str, str]]]:

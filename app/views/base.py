@@ -4,16 +4,27 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import abort, flash, request
+from flask import abort, current_app, flash, g, request, url_for
 from flask_appbuilder import BaseView, ModelView, expose
 from flask_appbuilder.exceptions import DatabaseException
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext, lazy_gettext
+from flask_login import current_user
+from markupsafe import Markup, escape
 from sqlalchemy.exc import IntegrityError
+from werkzeug.utils import send_file as werkzeug_send_file
 from wtforms.validators import StopValidation
 from wtforms.validators import ValidationError as WTFValidationError
 
+from app.extensions import db
+from app.fab_fixes import db_int
+from app.models import StoredFile
+from app.services import audit, reference, uploads
+from app.services.access import own_expert
+from app.services.audit import Action
+from app.services.audit_hooks import current_actor
+from app.services.uploads import UploadRejected, stored_path
 from app.services.validators import ValidationError
 from app.views.fastlist import CachedSearchWidget, FilterPrefix
 
@@ -44,9 +55,6 @@ def file_link(stored: Any) -> Any:
     """A stored file as a link to the ownership-checked download."""
     if stored is None:
         return ""
-    from flask import url_for
-    from markupsafe import Markup, escape
-
     href = url_for("FileView.download", file_id=stored.id)
     return Markup(f'<a href="{href}">{escape(stored.original_name)}</a>')
 
@@ -54,10 +62,6 @@ def file_link(stored: Any) -> Any:
 def stored_file(raw: Any):
     """The stored file for an id sent in a form; None for letters or an id no column holds.
     Whose it is, is for the caller's rule to say (with its own message)."""
-    from app.extensions import db
-    from app.fab_fixes import db_int
-    from app.models import StoredFile
-
     file_id = db_int(raw)
     return db.session.get(StoredFile, file_id) if file_id is not None and file_id > 0 else None
 
@@ -81,15 +85,10 @@ def _plain_errors(field) -> list[str]:
 
 
 def record_personal_data_view(object_type: str, pk: Any) -> None:
-    """A page that shows full 身份证号, phone numbers or bank accounts was opened."""
-    from app.extensions import db
-    from app.services import audit
-    from app.services.audit import Action
-    from app.services.audit_hooks import current_actor
-
+    """A page that shows full 身份证号, phone numbers or bank accounts was opened (the
+    request commits the record with the page)."""
     audit.record(db.session, Action.VIEW_PERSONAL_DATA, actor=current_actor(),
                  object_type=object_type, object_id=pk)
-    db.session.commit()
 
 
 class StaffModelView(ModelView):
@@ -174,9 +173,6 @@ class StaffModelView(ModelView):
         with enrolments) with a Chinese message and back to the list. The check comes
         first; a row pointed at meanwhile fails the database's foreign key, and that
         IntegrityError gets the same message instead of FAB's empty flash."""
-        from app.extensions import db
-        from app.services.reference import delete_refusal, in_use_message
-
         item = self.datamodel.get(pk, self._base_filters)
         if not item:
             abort(404)
@@ -184,7 +180,7 @@ class StaffModelView(ModelView):
         # FAB's redirect after a delete pops this page, then goes to the one before (the
         # list); each way out records it, or a refusal would land two pages back.
         self.update_redirect()
-        refusal = delete_refusal(db.session, item, what)
+        refusal = reference.delete_refusal(db.session, item, what)
         if refusal:
             flash(refusal, "danger")
             return
@@ -199,8 +195,8 @@ class StaffModelView(ModelView):
             if isinstance(exc.__cause__, IntegrityError):
                 # FAB rolled the session back: ask again what points at the row now.
                 again = self.datamodel.get(pk, self._base_filters)
-                refusal = delete_refusal(db.session, again, what) if again is not None else None
-                flash(refusal or in_use_message(what, type(item)), "danger")
+                refusal = reference.delete_refusal(db.session, again, what) if again is not None else None
+                flash(refusal or reference.in_use_message(what, type(item)), "danger")
             else:
                 flash(gettext("删除失败，请稍后再试"), "danger")
             return
@@ -224,11 +220,6 @@ class ExpertScreen(BaseView):
     audience = "expert"
 
     def _expert(self):
-        from flask_login import current_user
-
-        from app.extensions import db
-        from app.services.access import own_expert
-
         expert = own_expert(db.session, current_user)
         if expert is None:
             abort(404)
@@ -247,11 +238,6 @@ class UploadFieldMixin:
     def check_form(self, form) -> bool:
         if "upload" not in form:
             return True
-        from flask import g, request
-
-        from app.services.uploads import UploadRejected
-        from app.views.files import save_upload
-
         try:
             g.pending_upload = save_upload(request.files.get("upload"), self.upload_kind,
                                            self.upload_owner(form))
@@ -261,8 +247,6 @@ class UploadFieldMixin:
         return True
 
     def pre_add(self, item) -> None:
-        from flask import g
-
         item.file = g.pop("pending_upload", None)
 
 
@@ -273,3 +257,60 @@ def add_menu_view(appbuilder: Any, view: Any, name: str, category: str | None = 
         kwargs["category"] = category
         kwargs.setdefault("category_label", lazy_gettext(category))
     return appbuilder.add_view(view, name, label=lazy_gettext(name), **kwargs)
+
+
+# --- uploaded files: stored and sent for every view -----------------------------------------
+
+def save_upload(file_storage, kind_name: str, owner_id: int | None) -> StoredFile:
+    """Store a file from a form through the upload service (UploadRejected on refusal; its
+    audit record is flushed, and the caller shows the form again, so the request commits
+    it)."""
+    cfg = current_app.config
+    data = file_storage.read() if file_storage else b""
+    name = file_storage.filename if file_storage else ""
+    try:
+        stored = uploads.store(
+            db.session, owner_id=owner_id, kind_name=kind_name, filename=name, data=data,
+            upload_dir=cfg["UPLOAD_FOLDER"], image_max=cfg["UPLOAD_MAX_IMAGE_BYTES"],
+            pdf_max=cfg["UPLOAD_MAX_DOCUMENT_BYTES"])
+    except uploads.UploadRejected as exc:
+        audit.record(db.session, Action.FILE_REJECTED, actor=current_actor(), object_type="文件",
+                     detail=f"{uploads.safe_name(name)}：{exc.message}")
+        db.session.flush()
+        raise
+    audit.record(db.session, Action.FILE_UPLOAD, actor=current_actor(), object_type="文件",
+                 object_id=stored.id, detail=stored.original_name)
+    return stored
+
+
+def stored_file_response(environ, upload_dir: str, stored_name: str, content_type: str,
+                         download_name: str | None = None, *, inline: bool = False,
+                         conditional: bool = False, response_class=None,
+                         use_x_sendfile: bool = False):
+    """A kept file from ``upload_dir`` (None when it is gone), as an attachment, or inline
+    in a frame of our own pages only. For the app (``send_stored``) and the download front,
+    which has no Flask request."""
+    path = stored_path(upload_dir, stored_name)
+    if not path.is_file():
+        return None
+    resp = werkzeug_send_file(path, environ, mimetype=content_type, as_attachment=not inline,
+                              download_name=download_name, max_age=0, conditional=conditional,
+                              use_x_sendfile=use_x_sendfile, response_class=response_class)
+    if inline:
+        resp.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'self'"
+        resp.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return resp
+
+
+def send_stored(stored_name: str, content_type: str, download_name: str | None = None, *,
+                inline: bool = False, conditional: bool = False):
+    """A kept file from UPLOAD_FOLDER (404 when it is gone); nosniff and no-store come with
+    every answer (app.guards)."""
+    cfg = current_app.config
+    resp = stored_file_response(request.environ, cfg["UPLOAD_FOLDER"], stored_name, content_type,
+                                download_name, inline=inline, conditional=conditional,
+                                response_class=current_app.response_class,
+                                use_x_sendfile=cfg.get("USE_X_SENDFILE", False))
+    if resp is None:
+        abort(404)
+    return resp

@@ -4,7 +4,6 @@ and a round's certificates as one zip. An ordinary 下载图片 / 下载 pdf is 
 by ``CertificateDownloadFront`` (one statement; see app/front.py), anything else by the views."""
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
 import subprocess
@@ -31,16 +30,28 @@ from sqlalchemy import select
 from app.errors import DATABASE_ERRORS
 from app.extensions import db
 from app.fab_fixes import MAX_DB_INT
-from app.front import SessionCookie, front_headers, run_statement
 from app.models import Certificate, CertificateBatch, TrainingRound, beijing_today, utcnow
 from app.services import audit
 from app.services import certificate as certs
+from app.services.access import SessionLimits
 from app.services.audit import Action
 from app.services.audit_hooks import current_actor
 from app.services.certificate import CertificateError
 from app.services.expert_status import is_admitted
-from app.views.base import ExpertScreen, StaffModelView, add_menu_view, file_link
-from app.views.files import send_stored, stored_file_response
+from app.views._front import (
+    CERTIFICATE_DOWNLOAD,
+    SessionCookie,
+    front_headers,
+    run_statement,
+)
+from app.views.base import (
+    ExpertScreen,
+    StaffModelView,
+    add_menu_view,
+    file_link,
+    send_stored,
+    stored_file_response,
+)
 from app.views.training import expert_is_admitted
 from app.views.widgets import BeijingTimesMixin
 
@@ -313,6 +324,7 @@ class CertificateDownloadFront:
     whose answers (404, the login or password page) are the app's own."""
 
     PATH = re.compile(r"/certificates/([1-9][0-9]{0,17})/(image|pdf)\Z")
+    name = CERTIFICATE_DOWNLOAD  # its row in _front.GUARDS
 
     def __init__(self, app, wsgi_app):
         self.app = app
@@ -343,8 +355,7 @@ class CertificateDownloadFront:
         kept = run_statement(self.app, lambda conn, _: certs.own_file_for_session(
             conn, cert_id, user_id, token, which, utcnow(), permission=f"can_{kind}",
             view_name=MyCertificateView.class_permission_name,
-            idle=dt.timedelta(minutes=cfg["SESSION_IDLE_MINUTES"]),
-            absolute=dt.timedelta(hours=cfg["SESSION_ABSOLUTE_HOURS"])))
+            limits=SessionLimits.from_config(cfg)))
         if kept is None:
             return None
         resp = stored_file_response(environ, cfg["UPLOAD_FOLDER"], kept.stored_name,

@@ -31,8 +31,7 @@ from app.services.change_requests import allowed_request_actions
 from app.services.expert_status import TransitionError
 from app.services.uploads import UploadRejected
 from app.views.application import change_rows, read_step1, reference_options
-from app.views.base import ExpertScreen, StaffModelView, add_menu_view, file_link, stored_file
-from app.views.files import save_upload
+from app.views.base import ExpertScreen, StaffModelView, add_menu_view, file_link, save_upload, stored_file
 from app.views.widgets import BeijingTimesMixin
 
 

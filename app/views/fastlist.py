@@ -10,7 +10,7 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import get_field_setup_query
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.widgets import SearchWidget
-from flask_babel import lazy_gettext
+from flask_babel import get_locale, lazy_gettext
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
@@ -148,8 +148,6 @@ class CachedSearchWidget(SearchWidget):
     minute per view and language. The active filters are still computed per request."""
 
     def __call__(self, **kwargs):
-        from flask_babel import get_locale
-
         form = self.template_args["form"]
         cols = tuple(self.template_args["include_cols"])
         key = (type(form).__name__, cols, str(get_locale()))

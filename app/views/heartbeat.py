@@ -1,22 +1,22 @@
 """The study heartbeat, POST /training/<id>/heartbeat: the busiest route (every expert
 studying, every 30 s).
 
-It is served twice over, with the same service call (``study.beat_for_user``):
+It is served twice over, with the same service call (``study.beat_for_user``) and the same
+access rules (``app/services/access.py``):
 
 - ``HeartbeatFront``, a small WSGI layer in front of Flask (its shared pieces in
-  app/front.py), answers the ordinary beat without Flask's request machinery: it checks the
-  signed session cookie and the CSRF header itself (the same signers and keys as Flask and
-  Flask-WTF), then the service
-  checks the server-side session, the account, ownership and the study window in one
-  query. Anything it is not sure about (no or bad cookie, CSRF, a body it cannot read, an
+  app/views/_front.py), answers the ordinary beat without Flask's request machinery: it
+  reads the signed session cookie with Flask's session interface and has Flask-WTF check
+  the CSRF header, then the service checks the server-side session, the account, ownership
+  and the study window in one query (on PostgreSQL, one statement that also writes).
+  Anything it is not sure about (no or bad cookie, CSRF, a body it cannot read, an
   enrolment that is not this account's) goes on to Flask untouched;
 - the Flask route below, which gives those requests the app's own answers (400 and the
-  CSRF page, 401, 404).
+  CSRF page, 401, 404), on the request's own session: the request's one commit writes it.
 """
 from __future__ import annotations
 
-import datetime as dt
-import hmac
+import io
 import json
 import logging
 import math
@@ -24,16 +24,19 @@ import re
 from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, jsonify, request, session
-from flask_wtf.csrf import same_origin
-from itsdangerous import BadData, URLSafeTimedSerializer
-from werkzeug.wsgi import get_host
 
-from app.errors import DATABASE_ERRORS
-from app.fab_fixes import MAX_DB_INT
-from app.front import SessionCookie, front_headers, remember, run_statement
-from app.models import utcnow
-from app.security import SESSION_TOKEN
+from app.errors import DATABASE_ERRORS, body_has_nul
+from app.extensions import db
+from app.models import MAX_DB_INT, utcnow
 from app.services import study
+from app.services.access import LOGIN_USER_KEY, SESSION_TOKEN, SessionLimits
+from app.views._front import (
+    HEARTBEAT,
+    CsrfCheck,
+    SessionCookie,
+    front_headers,
+    run_statement,
+)
 
 log = logging.getLogger(__name__)
 heartbeat_api = Blueprint("study_api", __name__)
@@ -62,14 +65,13 @@ def parse_beat(data: Any) -> tuple[int | None, float, bool]:
 def run_beat(app: Flask, enrollment_id: int, user_id: int, token: str | None,
              lesson_id: int | None, position: float, visible: bool
              ) -> tuple[int, int] | study.BeatRefused | None:
-    cfg = app.config
-    args = (enrollment_id, user_id, token, lesson_id, position, visible, utcnow())
-    limits = {"idle": dt.timedelta(minutes=cfg["SESSION_IDLE_MINUTES"]),
-              "absolute": dt.timedelta(hours=cfg["SESSION_ABSOLUTE_HOURS"])}
+    """The front's beat, on its own connection (committed when it returns)."""
+    limits = SessionLimits.from_config(app.config)
 
     def work(conn, one_statement: bool):
         try:
-            return study.beat_for_user(conn, *args, **limits, one_statement=one_statement)
+            return study.beat_for_user(conn, enrollment_id, user_id, token, lesson_id, position,
+                                       visible, utcnow(), limits, one_statement=one_statement)
         except study.BeatRefused as exc:
             return exc  # returned, not raised: an expired session's end is committed
 
@@ -82,7 +84,7 @@ def heartbeat(enrollment_id: int):
     and its server-side session are checked inside the heartbeat's own query (the general
     guards skip this route), so the account is not loaded separately."""
     try:
-        user_id = int(session.get("_user_id") or 0)
+        user_id = int(session.get(LOGIN_USER_KEY) or 0)
     except ValueError:
         user_id = 0
     if not user_id:
@@ -91,10 +93,14 @@ def heartbeat(enrollment_id: int):
         lesson_id, position, visible = parse_beat(request.get_json(silent=True) or {})
     except ValueError:
         abort(400)
-    result = run_beat(current_app._get_current_object(), enrollment_id, user_id,
-                      session.get(SESSION_TOKEN), lesson_id, position, visible)
-    if isinstance(result, study.BeatRefused):
-        return jsonify(message=result.message), result.status
+    try:
+        result = study.beat_for_user(
+            study.SessionStatements(db.session), enrollment_id, user_id,
+            session.get(SESSION_TOKEN), lesson_id, position, visible, utcnow(),
+            SessionLimits.from_config(current_app.config))
+    except study.BeatRefused as exc:
+        # answered, not raised: the request still commits an expired session's end
+        return jsonify(message=exc.message), exc.status
     if result is None:
         abort(404)
     return jsonify(credited=result[0], progress=result[1])
@@ -108,11 +114,13 @@ def _json_body(obj: dict) -> bytes:
 class HeartbeatFront:
     """WSGI middleware: the ordinary heartbeat without Flask; everything else to Flask."""
 
+    name = HEARTBEAT  # its row in _front.GUARDS
+
     def __init__(self, app: Flask, wsgi_app):
         self.app = app
         self.wsgi_app = wsgi_app
         self.cookie = SessionCookie(app)
-        self._csrf: dict[str, str | None] = {}
+        self.csrf = CsrfCheck(app)
 
     def __call__(self, environ, start_response):
         if environ.get("REQUEST_METHOD") == "POST":
@@ -133,8 +141,6 @@ class HeartbeatFront:
     @staticmethod
     def _read_body(environ) -> bytes | None:
         """The body, put back for Flask should the beat go on to it; None to leave it."""
-        import io
-
         try:
             length = int(environ.get("CONTENT_LENGTH") or -1)
         except ValueError:
@@ -144,39 +150,6 @@ class HeartbeatFront:
         body = environ["wsgi.input"].read(length)
         environ["wsgi.input"] = io.BytesIO(body)
         return body
-
-    def _csrf_ok(self, environ, csrf_secret: str | None) -> bool:
-        """Flask-WTF's check of a JSON POST: the signed header token matches the session's
-        secret; on HTTPS (strict) the Referer is this host."""
-        cfg = self.app.config
-        if not cfg.get("WTF_CSRF_ENABLED", True) or not cfg.get("WTF_CSRF_CHECK_DEFAULT", True):
-            return True
-        if not csrf_secret or not isinstance(csrf_secret, str):
-            return False
-        token = None
-        for name in cfg["WTF_CSRF_HEADERS"]:
-            token = environ.get("HTTP_" + name.upper().replace("-", "_"))
-            if token:
-                break
-        if not token:
-            return False
-        if cfg.get("WTF_CSRF_TIME_LIMIT") is not None:
-            return False  # tokens that expire: leave the check to Flask-WTF
-        if token not in self._csrf:
-            secret = cfg.get("WTF_CSRF_SECRET_KEY") or self.app.secret_key
-            try:
-                raw = URLSafeTimedSerializer(secret, salt="wtf-csrf-token").loads(token)
-            except BadData:
-                raw = None
-            remember(self._csrf, token, raw if isinstance(raw, str) else None)
-        raw = self._csrf[token]
-        if raw is None or not hmac.compare_digest(csrf_secret, raw):
-            return False
-        if environ.get("wsgi.url_scheme") == "https" and cfg.get("WTF_CSRF_SSL_STRICT", True):
-            referrer = environ.get("HTTP_REFERER")
-            if not referrer or not same_origin(referrer, f"https://{get_host(environ)}/"):
-                return False
-        return True
 
     def _safe_beat(self, environ, enrollment_id: int, body: bytes) -> tuple[str, bytes] | None:
         # A database fault here (connection lost, server down) goes on to Flask, which
@@ -197,8 +170,8 @@ class HeartbeatFront:
         if identity is None:
             return None
         user_id, token, csrf_secret = identity
-        if not self._csrf_ok(environ, csrf_secret):
-            return None
+        if body_has_nul(body) or not self.csrf.ok(environ, csrf_secret):
+            return None  # Flask's 400: refuse_nul, or Flask-WTF's CSRF page
         try:
             lesson_id, position, visible = parse_beat(json.loads(body))
         except ValueError:

@@ -38,7 +38,6 @@ class LockedAccountView(BaseView):
         login_guard.unlock(store, user_id)
         audit.record(db.session, Action.UNLOCKED, actor=current_actor(), object_type="用户",
                      object_id=user.username, detail=None if was_locked else "账号未锁定")
-        db.session.commit()
         flash("已解锁", "success")
         return redirect(url_for(".list"))
 

@@ -45,16 +45,15 @@ from app.services.expert_status import is_admitted
 from app.services.payment import LocalHmacProvider, PaymentError
 from app.services.pdf import qr_data_uri
 from app.services.study import progress_percent
-from app.views import heartbeat
 from app.views.base import (
     ExpertScreen,
     StaffModelView,
     UploadFieldMixin,
     add_menu_view,
     file_link,
+    send_stored,
     yes_no,
 )
-from app.views.files import send_stored
 from app.views.widgets import BeijingTimesMixin
 
 PAGE_SIZES = (10, 20, 50)
@@ -470,7 +469,6 @@ def expert_is_admitted() -> bool:
 
 
 def register(appbuilder) -> None:
-    heartbeat.register(current_app._get_current_object())
     add_menu_view(appbuilder, MyTrainingView, "我的培训", category="继续教育",
                   icon="fa-graduation-cap", menu_cond=expert_is_admitted)
     appbuilder.add_view_no_menu(PaymentCallbackView)
