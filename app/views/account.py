@@ -13,6 +13,7 @@ from app.extensions import db
 from app.models import utcnow
 from app.security import start_session
 from app.services import audit, sessions
+from app.services.access import own_expert
 from app.services.accounts import FieldErrors, change_password, update_basic_profile
 from app.services.audit import Action
 from app.services.audit_hooks import current_actor
@@ -45,10 +46,8 @@ class AccountView(BaseView):
     @has_access
     def center(self):
         """个人中心 → 基本资料: phone, e-mail and avatar of the signed-in account."""
-        from app.models import Expert
-
         user = self._user()
-        expert = Expert.query_for_user(user.id)
+        expert = own_expert(db.session, user)
         holder = expert if expert is not None else user
         form = BasicProfileForm()
         if request.method == "GET":
