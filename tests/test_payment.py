@@ -103,7 +103,9 @@ def test_replayed_notification_credits_once_and_opens_two_days_later(app, paid_s
     headers, body = notify(provider, paid_setup["order_no"], paid_setup["amount"], "T-REPLAY")
     with app.app_context():
         assert payment.receive_notification(db.session, provider, headers, body, NOW) is True
+        db.session.commit()  # as the callback's request does
         assert payment.receive_notification(db.session, provider, headers, body, NOW) is False
+        db.session.commit()
         db.session.remove()
     status, ref, paid_at, start, end = order_state(app, paid_setup["order_no"])
     assert (status, ref) == ("已支付", "T-REPLAY")
@@ -130,7 +132,9 @@ def test_eight_concurrent_duplicate_callbacks_credit_once(app, paid_setup):
         with app.app_context():
             barrier.wait()
             try:
-                results.append(payment.receive_notification(db.session, provider, headers, body, NOW))
+                credited = payment.receive_notification(db.session, provider, headers, body, NOW)
+                db.session.commit()  # as each callback's request does
+                results.append(credited)
             except Exception as exc:  # a lock timeout would show here
                 errors.append(exc)
             finally:
@@ -168,6 +172,7 @@ def test_statement_matches_by_expert_no_and_amount(app, paid_setup):
     ])
     with app.app_context():
         rows = payment.reconcile(db.session, payment.read_statement(content, "对账单.xlsx"), NOW, None)
+        db.session.commit()  # as the 线下对账 request does
         db.session.remove()
     results = [r.result for r in rows]
     assert results[0].startswith("未匹配：金额")

@@ -1,5 +1,11 @@
 """Writes audit entries for changes made through any screen: a session hook that sees
-every flush, so no view can forget it. The actor comes from the current request."""
+every flush, so no view can forget it. The actor comes from the current request.
+
+Audited here: role permissions, user roles, the expert's row (before/after), 异动申请 and
+reviewed changes, reviews, and staff edits to the profile's tabs (教育经历, 账户信息, ...:
+added, changed or deleted rows through the staff screens). Values of personal data are
+masked as everywhere in the log (``audit.MASKS``). The expert's own edits of the tabs are
+the application's draft and the 修改记录 (``ProfileChange``), not repeated here."""
 from __future__ import annotations
 
 from flask import has_request_context, request
@@ -10,16 +16,34 @@ from sqlalchemy.orm import Session
 
 from app.models import (
     AppUser,
+    Attachment,
+    AvoidanceUnit,
+    BankAccount,
     ChangeStatus,
+    Education,
+    EvaluationExperience,
     Expert,
+    Expertise,
     ProfileChange,
+    Qualification,
     ReviewRecord,
+    TrainingRecord,
     TransferRequest,
+    WorkExperience,
 )
 from app.services import audit
+from app.services.access import is_staff
 from app.services.audit import Action, Actor
 
 EXPERT_SKIP = frozenset({"changed_on", "version", "created_on"})
+# The profile's tabs that staff edit through the expert's page (related views), by the
+# name the manual gives them; 审核详情 is written by the status service and audited as a review.
+CHILD_TABS: dict[type, str] = {
+    Education: "教育经历", Qualification: "职称及资质", WorkExperience: "工作经历",
+    EvaluationExperience: "评标实践经验", Expertise: "业务技术专长", AvoidanceUnit: "回避单位",
+    BankAccount: "账户信息", Attachment: "附件", TrainingRecord: "学习培训情况",
+}
+CHILD_SKIP = frozenset({"id", "expert_id"})
 
 
 def client_ip() -> str | None:
@@ -37,9 +61,47 @@ def current_actor() -> Actor:
     return Actor(None, "系统（命令行）")
 
 
+def _staff_is_acting() -> bool:
+    if not has_request_context():
+        return False
+    try:
+        return bool(current_user.is_authenticated) and is_staff(current_user)
+    except Exception:  # during login, before the user is loaded
+        return False
+
+
+def _child_entry(session: Session, obj) -> tuple | None:
+    """A tab row added, changed or deleted: (action, expert id, tab, before, after); None
+    when nothing changed, or the row comes with a new expert (the expert's 新增 covers it)."""
+    tab = CHILD_TABS[type(obj)]
+    expert_id = obj.expert_id or (obj.expert.id if obj.expert is not None else None)
+    if obj in session.deleted:
+        return (Action.DELETE, expert_id, tab, audit.column_values(obj, CHILD_SKIP), None)
+    before, after = audit.column_changes(obj, CHILD_SKIP)
+    if obj in session.new:
+        if obj.expert is not None and obj.expert in session.new:
+            return None
+        return (Action.CREATE, expert_id, tab, None, after)
+    if after:
+        return (Action.UPDATE, expert_id, tab, before, after)
+    return None
+
+
 def _before_flush(session: Session, flush_context, instances) -> None:
     actor = None
-    for obj in list(session.new) + list(session.dirty):
+    staff = None  # asked once per flush, and only when a tab row changed
+    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+        if type(obj) in CHILD_TABS:
+            staff = _staff_is_acting() if staff is None else staff
+            child = _child_entry(session, obj) if staff else None
+            if child:
+                actor = actor or current_actor()
+                action, expert_id, tab, before, after = child
+                audit.record(session, action, actor=actor, object_type="专家",
+                             object_id=expert_id, detail=tab, before=before, after=after)
+            continue
+        if obj in session.deleted:
+            continue
         entry = None
         if isinstance(obj, Role):
             changes = audit.collection_changes(obj, "permissions")
