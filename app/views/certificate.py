@@ -39,9 +39,9 @@ from app.services.audit import Action
 from app.services.audit_hooks import current_actor
 from app.services.certificate import CertificateError
 from app.services.expert_status import is_admitted
+from app.views._menus import expert_is_admitted
 from app.views.base import ExpertScreen, StaffModelView, add_menu_view, file_link
 from app.views.files import send_stored, stored_file_response
-from app.views.training import expert_is_admitted
 from app.views.widgets import BeijingTimesMixin
 
 

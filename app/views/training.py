@@ -47,7 +47,7 @@ from app.models import (
     utcnow,
 )
 from app.services import exam, payment, study
-from app.services.access import load_enrollment, own_expert
+from app.services.access import load_enrollment
 from app.services.errors import DomainError, Forbidden, NotFound
 from app.services.exam import ExamError
 from app.services.expert_status import is_admitted
@@ -55,6 +55,7 @@ from app.services.payment import LocalHmacProvider
 from app.services.pdf import qr_data_uri
 from app.services.study import progress_percent
 from app.views import heartbeat
+from app.views._menus import expert_is_admitted
 from app.views.base import (
     ExpertScreen,
     StaffModelView,
@@ -463,13 +464,6 @@ class GradingView(BaseView):
                    ExamAttempt.status == AttemptStatus.PENDING)
             .order_by(ExamAttempt.submitted_at).limit(50)).scalars().all()
         return self.render_template("training/grading.html", waiting=waiting, errors=errors)
-
-
-def expert_is_admitted() -> bool:
-    """【继续教育】 shows in the menu once the application is approved."""
-    if not current_user.is_authenticated:
-        return False
-    return is_admitted(own_expert(db.session, current_user))
 
 
 def register(appbuilder) -> None:
