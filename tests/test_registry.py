@@ -319,7 +319,7 @@ def test_staff_edits_of_a_bank_account_are_audited_masked(app, make_expert):
     assert client.post(f"/bankaccountadminview/delete/{row_id}").status_code == 302
     with app.app_context():
         events = db.session.query(AuditEvent).filter_by(
-            object_type="专家", object_id=str(account.expert_id), detail="账户信息"
+            object_type="账户信息", object_id=f"{account.expert_id}/{row_id}"
         ).order_by(AuditEvent.id).all()
         rows = [(e.action, e.actor_name, e.before or "", e.after or "") for e in events]
         db.session.remove()

@@ -70,38 +70,40 @@ def _staff_is_acting() -> bool:
         return False
 
 
-def _child_entry(session: Session, obj) -> tuple | None:
-    """A tab row added, changed or deleted: (action, expert id, tab, before, after); None
-    when nothing changed, or the row comes with a new expert (the expert's 新增 covers it)."""
-    tab = CHILD_TABS[type(obj)]
-    expert_id = obj.expert_id or (obj.expert.id if obj.expert is not None else None)
+def _child_entry(session: Session, obj, new_experts: set[int]) -> tuple | None:
+    """A tab row added, changed or deleted: (action, before, after); None when nothing
+    changed, or the row came with a new expert (the expert's 新增 covers it)."""
     if obj in session.deleted:
-        return (Action.DELETE, expert_id, tab, audit.column_values(obj, CHILD_SKIP), None)
+        return (Action.DELETE, audit.column_values(obj, CHILD_SKIP), None)
     before, after = audit.column_changes(obj, CHILD_SKIP)
     if obj in session.new:
-        if obj.expert is not None and obj.expert in session.new:
-            return None
-        return (Action.CREATE, expert_id, tab, None, after)
-    if after:
-        return (Action.UPDATE, expert_id, tab, before, after)
-    return None
+        return None if obj.expert_id in new_experts else (Action.CREATE, None, after)
+    return (Action.UPDATE, before, after) if after else None
+
+
+def _after_flush(session: Session, flush_context) -> None:
+    """Staff edits of the profile's tabs. Written after the flush, when the rows have their
+    ids (a new row's too) while their history is still the flush's; the entries are then
+    flushed with the commit. One entry per row: the tab (``object_type``) and
+    ``<expert id>/<row id>`` (``object_id``)."""
+    rows = [obj for obj in (*session.new, *session.dirty, *session.deleted)
+            if type(obj) in CHILD_TABS]
+    if not rows or not _staff_is_acting():
+        return
+    new_experts = {obj.id for obj in session.new if isinstance(obj, Expert)}
+    actor = None
+    for obj in rows:
+        entry = _child_entry(session, obj, new_experts)
+        if entry:
+            actor = actor or current_actor()
+            action, before, after = entry
+            audit.record(session, action, actor=actor, object_type=CHILD_TABS[type(obj)],
+                         object_id=f"{obj.expert_id}/{obj.id}", before=before, after=after)
 
 
 def _before_flush(session: Session, flush_context, instances) -> None:
     actor = None
-    staff = None  # asked once per flush, and only when a tab row changed
-    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
-        if type(obj) in CHILD_TABS:
-            staff = _staff_is_acting() if staff is None else staff
-            child = _child_entry(session, obj) if staff else None
-            if child:
-                actor = actor or current_actor()
-                action, expert_id, tab, before, after = child
-                audit.record(session, action, actor=actor, object_type="专家",
-                             object_id=expert_id, detail=tab, before=before, after=after)
-            continue
-        if obj in session.deleted:
-            continue
+    for obj in list(session.new) + list(session.dirty):
         entry = None
         if isinstance(obj, Role):
             changes = audit.collection_changes(obj, "permissions")
@@ -143,3 +145,5 @@ def _before_flush(session: Session, flush_context, instances) -> None:
 def register_audit_hooks() -> None:
     if not event.contains(Session, "before_flush", _before_flush):
         event.listen(Session, "before_flush", _before_flush)
+    if not event.contains(Session, "after_flush", _after_flush):
+        event.listen(Session, "after_flush", _after_flush)
