@@ -9,6 +9,7 @@ from flask.cli import with_appcontext
 from tqdm import tqdm
 
 from app.extensions import db
+from app.services import unit_of_work
 
 
 def _print_accounts(accounts: list[dict[str, str]]) -> None:
@@ -50,6 +51,7 @@ def register_cli(app: Flask) -> None:
 
         upgrade()
         counts = load_reference_data(db.session, current_app.config["REFERENCE_DIR"])
+        unit_of_work.commit(db.session)
         click.echo("基础数据：" + "，".join(f"{k} {v}" for k, v in counts.items()))
         roles = sync_roles(current_app.appbuilder)
         click.echo("角色权限：" + "，".join(f"{k} {v}" for k, v in roles.items()))
@@ -100,8 +102,11 @@ def register_cli(app: Flask) -> None:
             click.echo("演示数据已存在，跳过。")
             return
         accounts = create_demo_accounts(db.session, sm)
+        unit_of_work.commit(db.session)
         with tqdm(total=count, desc="生成专家", unit="人") as bar:
-            create_demo_experts(db.session, count, seed=seed, progress=bar.update)
+            create_demo_experts(db.session, count, seed=seed, progress=bar.update,
+                                checkpoint=unit_of_work.commit)
+        unit_of_work.commit(db.session)
         _demo_certificate()
         _print_accounts(accounts)
 

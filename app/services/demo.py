@@ -1,8 +1,8 @@
 """Demo data: realistic experts across the 14 市州, plus the README's demo accounts.
 
-Run by ``flask demo-data``: ``create_demo_accounts`` and ``create_demo_experts`` are the
-command's jobs and commit through the unit of work (the experts every 50, so a long run
-keeps what it made); ``make_expert`` and ``create_demo_training`` only flush."""
+Run by ``flask demo-data``, which commits through the unit of work; nothing here commits.
+``create_demo_experts`` hands every 50 experts to the runner's ``checkpoint`` (the CLI
+commits there, so a long run keeps what it made)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -36,7 +36,6 @@ from app.models import (
     TrainingRound,
     WorkExperience,
 )
-from app.services import unit_of_work
 from app.services.accounts import hash_password
 from app.services.experts import prepare_new_expert
 from app.services.roles import ROLE_ADMIN, ROLE_REVIEWER
@@ -154,7 +153,7 @@ def create_staff_user(sm, username: str, name: str, email: str, role_name: str,
 
 
 def create_demo_accounts(session: Session, sm) -> list[dict[str, str]]:
-    """The README's accounts: an admin, a reviewer and three experts (a job: commits)."""
+    """The README's accounts: an admin, a reviewer and three experts. Flushes."""
     rng = random.Random(20250523)
     used_ids, used_phones = _used_ids(session), _used_phones(session)
     create_staff_user(sm, "admin", "系统管理员", "admin@example.gov.cn", ROLE_ADMIN,
@@ -184,22 +183,26 @@ def create_demo_accounts(session: Session, sm) -> list[dict[str, str]]:
         accounts.append({"role": f"专家（{status.value}）", "login": f"{expert.user.username} 或 {phone}",
                          "password": password,
                          "note": "首次登录须修改密码" if not changed else ""})
-    unit_of_work.commit(session)
+    session.flush()
     return accounts
 
 
 def create_demo_experts(session: Session, count: int, seed: int = 1,
-                        progress: Callable[[int], None] | None = None) -> int:
-    """``count`` random experts (a job: commits every 50 and at the end)."""
+                        progress: Callable[[int], None] | None = None,
+                        checkpoint: Callable[[Session], None] | None = None) -> int:
+    """``count`` random experts; every 50 of them are handed to ``checkpoint`` (the runner
+    commits there). Flushes."""
     rng = random.Random(seed)
     used_ids, used_phones = _used_ids(session), _used_phones(session)
     for i in range(count):
         make_expert(session, rng, used_ids=used_ids, used_phones=used_phones)
         if (i + 1) % 50 == 0:
-            unit_of_work.commit(session)
+            session.flush()
+            if checkpoint:
+                checkpoint(session)
         if progress:
             progress(1)
-    unit_of_work.commit(session)
+    session.flush()
     return count
 
 

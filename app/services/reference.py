@@ -1,8 +1,8 @@
 """Reference lists: first filled from data/reference/*.csv; staff extend them later.
 A row that other rows point at is not deleted (see ``delete_refusal``).
 
-``fill_reference_data`` flushes; ``load_reference_data`` is the job (``flask init``, the
-test and bench set-ups) that runs it and commits through the unit of work."""
+Nothing here commits: ``flask init`` (and the test and bench set-ups) commit after
+``load_reference_data`` through the unit of work."""
 from __future__ import annotations
 
 import csv
@@ -21,7 +21,6 @@ from app.models import (
     Title,
     TitleLevel,
 )
-from app.services import unit_of_work
 
 
 def _rows(directory: Path, name: str) -> list[dict[str, str]]:
@@ -40,14 +39,8 @@ def _upsert(session: Session, model, key: str, values: dict) -> object:
 
 
 def load_reference_data(session: Session, directory: str | Path) -> dict[str, int]:
-    """The job: fill the lists and commit (safe to run again)."""
-    counts = fill_reference_data(session, directory)
-    unit_of_work.commit(session)
-    return counts
-
-
-def fill_reference_data(session: Session, directory: str | Path) -> dict[str, int]:
-    """Insert the rows of data/reference/*.csv that are missing (rows per list). Flushes."""
+    """Insert the rows of data/reference/*.csv that are missing (rows per list); safe to
+    run again. Flushes."""
     directory = Path(directory)
     counts: dict[str, int] = {}
     for model, file_name, columns in (
