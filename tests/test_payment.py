@@ -213,3 +213,27 @@ def test_orders_only_for_admitted_experts_in_the_window(app, paid_setup):
         again = payment.open_order(db.session, enrollment, NOW)
         assert again.order_no == paid_setup["order_no"]  # the open order is reused
         db.session.remove()
+
+
+def test_mark_paid_is_the_orders_one_transition(app, paid_setup):
+    """待支付 → 已支付 once; the same payment again changes nothing; another payment for an
+    order already paid is refused (a DomainError, answered by the one handler)."""
+    from app.extensions import db
+    from app.models import PaymentOrder, PaymentStatus
+    from app.services.errors import DomainError
+
+    with app.app_context():
+        order = db.session.query(PaymentOrder).filter_by(order_no=paid_setup["order_no"]).one()
+        assert order.status == PaymentStatus.UNPAID and not order.is_paid
+        assert payment.mark_paid(db.session, order, provider="manual", provider_ref="P-1",
+                                 paid_at=NOW) is True
+        assert order.status == PaymentStatus.PAID and order.is_paid
+        assert order.enrollment.is_paid and not payment.needs_payment(order.enrollment)
+        assert payment.mark_paid(db.session, order, provider="manual", provider_ref="P-1",
+                                 paid_at=NOW) is False
+        with pytest.raises(PaymentError, match="其他付款") as refused:
+            payment.mark_paid(db.session, order, provider="statement", provider_ref="B-9",
+                              paid_at=NOW)
+        assert isinstance(refused.value, DomainError) and refused.value.status == 400
+        db.session.rollback()
+        db.session.remove()
