@@ -39,8 +39,7 @@ ACTOR_ROLES = {"expert": {"expert"}, "reviewer": {"reviewer", "admin"}, "admin":
 
 
 class TransitionError(DomainError):
-    """A change of status refused: unknown action, not this actor's, not from this state,
-    or an opinion missing."""
+    """A move the state machine refuses (400: flashed, back to the page)."""
 
 
 def is_admitted(expert: Expert | None) -> bool:

@@ -1,7 +1,9 @@
-"""What the staff screens of experts share (专家列表, 待审核申请): the labels of the expert's
-columns and the relations their lists load (views never import each other)."""
+"""What the registry's staff lists and the review queue share about experts: the columns'
+words and the relations a list page loads, and the link the application form's QR code
+opens. A helper module of the views layer (views never import each other)."""
 from __future__ import annotations
 
+from flask import current_app, url_for
 from sqlalchemy.orm import selectinload
 
 from app.models import Expert, Specialty
@@ -44,3 +46,11 @@ EXPERT_LIST_LOADS = (
     selectinload(Expert.main_specialty).selectinload(Specialty.parent),
     selectinload(Expert.title),
 )
+
+
+def review_url(expert: Expert) -> str:
+    """What the application form's QR code opens: the application on the reviewers' screen."""
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    path = url_for("ApplicationReviewView.application", expert_id=expert.id)
+    return base.rstrip("/") + path if base else url_for(
+        "ApplicationReviewView.application", expert_id=expert.id, _external=True)

@@ -259,6 +259,8 @@ EXPERT_TABS = [
 ]
 
 
+
+
 class ExpertAdminView(BeijingTimesMixin, StaffModelView):
     """专家列表 for 审核人员 and 管理员. Experts are not deleted: 清退 is a status."""
 

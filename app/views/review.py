@@ -18,10 +18,10 @@ from app.services.access import actor_kind
 from app.services.application import SECTIONS, RuleSettings, StaleVersion
 from app.services.application_pdf import render_application_pdf
 from app.services.expert_status import TransitionError
-from app.views._experts import EXPERT_LABELS, EXPERT_LIST_LOADS
 from app.views.application import review_url
 from app.views.base import StaffModelView, add_menu_view, record_personal_data_view
 from app.views.fastlist import CountCachingInterface
+from app.views.registry import EXPERT_LABELS, EXPERT_LIST_LOADS
 from app.views.widgets import BeijingTimesMixin
 
 
