@@ -51,7 +51,6 @@ def register_cli(app: Flask) -> None:
 
         upgrade()
         counts = load_reference_data(db.session, current_app.config["REFERENCE_DIR"])
-        unit_of_work.commit(db.session)
         click.echo("基础数据：" + "，".join(f"{k} {v}" for k, v in counts.items()))
         roles = sync_roles(current_app.appbuilder)
         click.echo("角色权限：" + "，".join(f"{k} {v}" for k, v in roles.items()))
@@ -102,7 +101,6 @@ def register_cli(app: Flask) -> None:
             click.echo("演示数据已存在，跳过。")
             return
         accounts = create_demo_accounts(db.session, sm)
-        unit_of_work.commit(db.session)
         with tqdm(total=count, desc="生成专家", unit="人") as bar:
             create_demo_experts(db.session, count, seed=seed, progress=bar.update,
                                 checkpoint=unit_of_work.commit)
