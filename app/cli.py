@@ -105,7 +105,9 @@ def register_cli(app: Flask) -> None:
             return
         accounts = create_demo_accounts(db.session, sm)
         with tqdm(total=count, desc="生成专家", unit="人") as bar:
-            create_demo_experts(db.session, count, seed=seed, progress=bar.update)
+            create_demo_experts(db.session, count, seed=seed, progress=bar.update,
+                                checkpoint=unit_of_work.commit)
+        unit_of_work.commit(db.session)
         _demo_certificate()
         _print_accounts(accounts)
 

@@ -1,13 +1,22 @@
-"""The schema: the expert's profile in the manual's twelve tabs, reference lists, files.
+"""The schema, in the order of the manual: the expert's profile in its twelve tabs, then
+continuing education (培训考试), certificates (专家证书), changes (个人信息变更), and last the
+system's own tables (sessions, login throttle, audit).
 
-Status and choice values are stored as the Chinese labels the manual shows, so
-generated staff screens, filters and exports read as the manual does; code
-names them through the enums below.
+Status and choice values are stored as the Chinese labels the manual shows, so generated
+staff screens, filters and exports read as the manual does; code names them through the
+enums beside each table (one per state machine), never through string literals, and
+templates ask the model (``expert.is_returned``) instead of comparing labels. The
+transitions of each state machine live in its service (``expert_status``, ``payment``,
+``exam``).
+
+This module imports only what sits below it (``app.masking``, SQLAlchemy, FAB's base
+model): no service, no session. Loaders live in ``app.services.access``.
 """
 from __future__ import annotations
 
 import datetime as dt
 import enum
+import json
 
 from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
@@ -35,6 +44,10 @@ from app.masking import mask_bank_account, mask_id_number, mask_phone
 # 2**31 - 1 fails there (NumericValueOutOfRange). An id or value beyond it is no row.
 MAX_DB_INT = 2**31 - 1
 
+# ==========================================================================================
+# Time: stored in UTC, shown in 北京时间
+# ==========================================================================================
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
@@ -57,39 +70,9 @@ def local_time(t: dt.datetime | None) -> str:
     return (t + BEIJING).strftime("%Y-%m-%d %H:%M:%S") if t else ""
 
 
-class ExpertStatus(enum.StrEnum):
-    DRAFT = "草稿"
-    PENDING = "待审核"
-    RETURNED = "已退回"
-    ADMITTED = "已入库"
-    SUSPENDED = "暂停"
-    REMOVED = "清退"
-
-
-class AdmissionType(enum.StrEnum):
-    RENEWAL = "续聘"
-    NEW = "新聘"
-    OTHER = "其他"
-
-
-GENDERS = ("男", "女")
-
-
-class AppUser(User):
-    """FAB's user plus what the manual's login needs."""
-
-    __tablename__ = "ab_user"
-    # Set for accounts created with the default password; cleared by 修改密码.
-    must_change_password = Column(Boolean, nullable=False, default=False, server_default="0")
-    password_changed_at = Column(DateTime)
-    # 个人中心 → 基本资料 (an expert's phone lives on their Expert row: it is also a login)
-    phone = Column(String(11))
-    avatar_file_id = Column(Integer, ForeignKey("stored_file.id", use_alter=True,
-                                                name="fk_ab_user_avatar_file"))
-
-
-# ---------------------------------------------------------------- reference lists
-
+# ==========================================================================================
+# 基础数据: the reference lists the tabs choose from (GB/T codes, staff extend them)
+# ==========================================================================================
 
 class Prefecture(Model):
     """市州 (GB/T 2260)."""
@@ -180,7 +163,21 @@ class Specialty(Model):
         return f"{self.parent.name}/{self.name}" if self.parent_id and self.parent else self.name
 
 
-# ---------------------------------------------------------------- files
+# ==========================================================================================
+# Accounts and uploaded files
+# ==========================================================================================
+
+class AppUser(User):
+    """FAB's user plus what the manual's login needs."""
+
+    __tablename__ = "ab_user"
+    # Set for accounts created with the default password; cleared by 修改密码.
+    must_change_password = Column(Boolean, nullable=False, default=False, server_default="0")
+    password_changed_at = Column(DateTime)
+    # 个人中心 → 基本资料 (an expert's phone lives on their Expert row: it is also a login)
+    phone = Column(String(11))
+    avatar_file_id = Column(Integer, ForeignKey("stored_file.id", use_alter=True,
+                                                name="fk_ab_user_avatar_file"))
 
 
 class StoredFile(Model):
@@ -202,7 +199,31 @@ class StoredFile(Model):
         return self.original_name
 
 
-# ---------------------------------------------------------------- the expert
+# ==========================================================================================
+# 专家管理系统: the expert's profile, in the manual's twelve tabs
+# 基本信息 · 教育经历 · 专业技术 · 职称及资质 · 工作经历 · 评标实践经验 · 业务技术专长 ·
+# 回避单位 · 账户信息 · 附件 · 审核详情 · 学习培训情况
+# ==========================================================================================
+
+# --- 基本信息 and 专业技术 (one row per expert)
+
+class ExpertStatus(enum.StrEnum):
+    DRAFT = "草稿"
+    PENDING = "待审核"
+    RETURNED = "已退回"
+    ADMITTED = "已入库"
+    SUSPENDED = "暂停"
+    REMOVED = "清退"
+
+
+class AdmissionType(enum.StrEnum):
+    RENEWAL = "续聘"
+    NEW = "新聘"
+    OTHER = "其他"
+
+
+GENDERS = ("男", "女")
+
 
 expert_extra_specialty = Table(
     "expert_extra_specialty",
@@ -317,15 +338,21 @@ class Expert(Model):
     def account(self) -> str:
         return self.user.username if self.user else ""
 
-    @classmethod
-    def query_for_user(cls, user_id: int) -> Expert | None:
-        from app.extensions import db
+    @property
+    def is_admitted(self) -> bool:
+        """已入库: 【继续教育】 and 【专家证书】 are open to the expert."""
+        return self.status == ExpertStatus.ADMITTED
 
-        return db.session.query(cls).filter(cls.user_id == user_id).one_or_none()
+    @property
+    def is_returned(self) -> bool:
+        """已退回: the reviewers' opinions are waiting for the expert (the home page says so)."""
+        return self.status == ExpertStatus.RETURNED
 
     def age(self, on: dt.date | None = None) -> int | None:
         return age_on(self.birth_date, on) if self.birth_date else None
 
+
+# --- 教育经历
 
 class Education(Model):
     """教育经历."""
@@ -350,6 +377,8 @@ class Education(Model):
         return f"{self.school or ''} {self.major or ''}".strip()
 
 
+# --- 职称及资质
+
 class Qualification(Model):
     """职称及资质: titles and registered qualifications (一级注册建造师, ...)."""
 
@@ -371,6 +400,8 @@ class Qualification(Model):
         return self.name
 
 
+# --- 工作经历
+
 class WorkExperience(Model):
     """工作经历."""
 
@@ -389,6 +420,8 @@ class WorkExperience(Model):
         return self.employer or ""
 
 
+# --- 评标实践经验
+
 class EvaluationExperience(Model):
     """评标实践经验."""
 
@@ -406,6 +439,8 @@ class EvaluationExperience(Model):
         return self.project_name or ""
 
 
+# --- 业务技术专长
+
 class Expertise(Model):
     """业务技术专长."""
 
@@ -419,6 +454,8 @@ class Expertise(Model):
     def __repr__(self) -> str:
         return (self.content or "")[:30]
 
+
+# --- 回避单位
 
 class AvoidanceUnit(Model):
     """回避单位; the expert's own employer is always one (``is_employer``)."""
@@ -436,6 +473,8 @@ class AvoidanceUnit(Model):
     def __repr__(self) -> str:
         return self.name
 
+
+# --- 账户信息
 
 class BankAccount(Model):
     """账户信息."""
@@ -457,6 +496,8 @@ class BankAccount(Model):
         return f"{self.bank_name or ''} {self.account_no_masked}"
 
 
+# --- 附件
+
 class Attachment(Model):
     """附件."""
 
@@ -472,6 +513,8 @@ class Attachment(Model):
     def __repr__(self) -> str:
         return self.title
 
+
+# --- 审核详情
 
 class ReviewRecord(Model):
     """审核详情: who, when, result, opinion."""
@@ -492,13 +535,13 @@ class ReviewRecord(Model):
 
     @property
     def section_opinions_dict(self) -> dict[str, str]:
-        import json
-
         return json.loads(self.section_opinions) if self.section_opinions else {}
 
     def __repr__(self) -> str:
         return f"{self.action} {self.reviewed_at:%Y-%m-%d %H:%M}"
 
+
+# --- 学习培训情况
 
 class TrainingRecord(Model):
     """学习培训情况: one row per continuing-education round the expert took part in."""
@@ -518,6 +561,10 @@ class TrainingRecord(Model):
     def __repr__(self) -> str:
         return self.round_name
 
+
+# ==========================================================================================
+# 专家入库申请 (the wizard's 暂存) and the import of experts already in the library
+# ==========================================================================================
 
 class ApplicationDraft(Model):
     """暂存: everything typed in the 专家入库申请 wizard, valid or not, as typed."""
@@ -543,72 +590,11 @@ class ImportBatch(Model):
     failed = Column(Integer, nullable=False, default=0)
 
 
+# ==========================================================================================
+# 继续教育 → 培训考试: rounds, courses, 我的培训, 缴费, the exam
+# ==========================================================================================
 
-class AuditEvent(Model):
-    """审计日志: append-only (the database refuses UPDATE and DELETE, see the migration)."""
-
-    __tablename__ = "audit_event"
-    id = Column(Integer, primary_key=True)
-    occurred_at = Column(DateTime, nullable=False, default=utcnow, index=True)  # UTC
-    actor_id = Column(Integer, index=True)  # no FK: entries outlive accounts
-    actor_name = Column(String(128))
-    ip = Column(String(45))
-    action = Column(String(20), nullable=False, index=True)
-    object_type = Column(String(40))
-    object_id = Column(String(40))
-    detail = Column(Text)
-    before = Column(Text)  # JSON
-    after = Column(Text)  # JSON
-
-    __table_args__ = (Index("ix_audit_event_object", "object_type", "object_id"),)
-
-    def __repr__(self) -> str:
-        return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.action}"
-
-
-class UserSession(Model):
-    """A signed-in browser, checked on every request: logout, password change and the
-    idle/absolute limits end it here, so a copied cookie is refused afterwards."""
-
-    __tablename__ = "user_session"
-    id = Column(Integer, primary_key=True)
-    token_hash = Column(String(64), unique=True, nullable=False)
-    user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), nullable=False,
-                     index=True)
-    created_at = Column(DateTime, nullable=False, default=utcnow)
-    last_seen_at = Column(DateTime, nullable=False, default=utcnow)
-    ended_at = Column(DateTime)
-    end_reason = Column(String(20))
-    ip = Column(String(45))
-    # "web" (the browser's cookie) or "api" (a JWT refresh token): a web logout also ends
-    # the account's API sessions, but not its other browsers.
-    kind = Column(String(10), nullable=False, default="web", server_default="web")
-
-
-class LoginThrottle(Model):
-    """Failed logins (when Redis is not configured): per account ("user:<id>", whatever was
-    typed for it), per typed name matching no account ("name:<typed>"), per address
-    ("ip:<address>", a windowed count that only turns on the captcha)."""
-
-    __tablename__ = "login_throttle"
-    key = Column(String(200), primary_key=True)
-    failures = Column(Integer, nullable=False, default=0)
-    locked_until = Column(DateTime)
-    updated_at = Column(DateTime, nullable=False, default=utcnow)
-
-
-class LoginCaptcha(Model):
-    """A captcha's answer, kept here (not in the readable session cookie) when Redis is not
-    configured; the cookie holds only the opaque id. Taken (deleted) on first use."""
-
-    __tablename__ = "login_captcha"
-    id = Column(String(64), primary_key=True)
-    answer = Column(String(8), nullable=False)
-    expires_at = Column(DateTime, nullable=False, index=True)
-
-
-# ---------------------------------------------------------------- continuing education (issue 5)
-
+# --- 培训批次, 课程, 课程资料, 题库, 试卷规则
 
 class TrainingRound(Model):
     """培训批次, e.g. 2025年第一批: who must attend, when, and what it costs."""
@@ -647,83 +633,6 @@ class Course(Model):
 
     def __repr__(self) -> str:
         return self.name
-
-
-class ReviewStatus(enum.StrEnum):
-    """批阅状态 of an enrolment (its course's result)."""
-
-    PENDING = "待批阅"
-    PASSED = "合格"
-    FAILED = "不合格"
-
-
-class PaymentStatus(enum.StrEnum):
-    UNPAID = "待支付"
-    PAID = "已支付"
-
-
-class AttemptStatus(enum.StrEnum):
-    """An exam sitting: 进行中 → 待批阅 (简答 to grade) → 合格 / 不合格."""
-
-    IN_PROGRESS = "进行中"
-    PENDING = "待批阅"
-    PASSED = "合格"
-    FAILED = "不合格"
-
-
-class Enrollment(Model):
-    """A row of 我的培训: one expert in one course (again, as 补学, after 不合格)."""
-
-    __tablename__ = "enrollment"
-    id = Column(Integer, primary_key=True)
-    expert_id = Column(Integer, ForeignKey("expert.id", ondelete="CASCADE"), nullable=False,
-                       index=True)
-    expert = relationship(Expert, backref="enrollments")
-    course_id = Column(Integer, ForeignKey("course.id", ondelete="CASCADE"), nullable=False)
-    course = relationship(Course)
-    attempt_no = Column(Integer, nullable=False, default=1)  # 2, 3… are 补学
-    paid_at = Column(DateTime)
-    study_start = Column(DateTime)  # 学习开始时间 = paid_at + open_delay_days
-    study_end = Column(DateTime)  # 学习结束时间
-    credited_seconds = Column(Integer, nullable=False, default=0)
-    last_beat_at = Column(DateTime)  # the last heartbeat that counted (server time)
-    resume_lesson_id = Column(Integer)  # where study resumes
-    resume_position = Column(Integer, nullable=False, default=0)  # seconds into the video
-    review_status = Column(String(4), nullable=False, default=ReviewStatus.PENDING.value)
-    completed = Column(Boolean, nullable=False, default=False)  # 培训完毕
-    graded_at = Column(DateTime)  # 批阅时间
-    created_at = Column(DateTime, nullable=False, default=utcnow)
-
-    __table_args__ = (UniqueConstraint("expert_id", "course_id", "attempt_no"),)
-
-    @property
-    def is_makeup(self) -> bool:  # 是否补学
-        return self.attempt_no > 1
-
-
-class PaymentOrder(Model):
-    """缴费: an order for one enrollment, paid through a provider or confirmed by statement."""
-
-    __tablename__ = "payment_order"
-    id = Column(Integer, primary_key=True)
-    order_no = Column(String(32), unique=True, nullable=False)
-    enrollment_id = Column(Integer, ForeignKey("enrollment.id", ondelete="CASCADE"),
-                           nullable=False, index=True)
-    enrollment = relationship(Enrollment, backref="orders")
-    expert_no = Column(String(20), nullable=False, index=True)
-    amount_fen = Column(Integer, nullable=False)
-    kind = Column(String(6), nullable=False)  # 培训费 / 补学费
-    status = Column(String(4), nullable=False, default=PaymentStatus.UNPAID.value, index=True)
-    created_at = Column(DateTime, nullable=False, default=utcnow)
-    paid_at = Column(DateTime)
-    provider = Column(String(20))  # local / wechat / alipay / statement / manual
-    provider_ref = Column(String(64))
-    confirmed_by_id = Column(Integer, ForeignKey("ab_user.id"))
-
-    __table_args__ = (UniqueConstraint("provider", "provider_ref"),)
-
-    def __repr__(self) -> str:
-        return self.order_no
 
 
 class Lesson(Model):
@@ -779,6 +688,109 @@ class PaperRule(Model):
     time_limit_minutes = Column(Integer, nullable=False, default=60)
 
 
+# --- 我的培训: one expert in one course
+
+class ReviewStatus(enum.StrEnum):
+    """批阅状态 of an enrolment (its course's result): 待批阅 → 合格 / 不合格, set from its
+    exam attempt when grading ends (``exam.record_result``)."""
+
+    PENDING = "待批阅"
+    PASSED = "合格"
+    FAILED = "不合格"
+
+
+class Enrollment(Model):
+    """A row of 我的培训: one expert in one course (again, as 补学, after 不合格)."""
+
+    __tablename__ = "enrollment"
+    id = Column(Integer, primary_key=True)
+    expert_id = Column(Integer, ForeignKey("expert.id", ondelete="CASCADE"), nullable=False,
+                       index=True)
+    expert = relationship(Expert, backref="enrollments")
+    course_id = Column(Integer, ForeignKey("course.id", ondelete="CASCADE"), nullable=False)
+    course = relationship(Course)
+    attempt_no = Column(Integer, nullable=False, default=1)  # 2, 3… are 补学
+    paid_at = Column(DateTime)
+    study_start = Column(DateTime)  # 学习开始时间 = paid_at + open_delay_days
+    study_end = Column(DateTime)  # 学习结束时间
+    credited_seconds = Column(Integer, nullable=False, default=0)
+    last_beat_at = Column(DateTime)  # the last heartbeat that counted (server time)
+    resume_lesson_id = Column(Integer)  # where study resumes
+    resume_position = Column(Integer, nullable=False, default=0)  # seconds into the video
+    review_status = Column(String(4), nullable=False, default=ReviewStatus.PENDING.value)
+    completed = Column(Boolean, nullable=False, default=False)  # 培训完毕
+    graded_at = Column(DateTime)  # 批阅时间
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("expert_id", "course_id", "attempt_no"),)
+
+    @property
+    def is_makeup(self) -> bool:  # 是否补学
+        return self.attempt_no > 1
+
+    @property
+    def is_paid(self) -> bool:
+        """The fee of this row (training or 补学) is confirmed: 【缴费】 is no longer offered."""
+        return self.paid_at is not None
+
+
+# --- 缴费
+
+class PaymentStatus(enum.StrEnum):
+    """A payment order: 待支付 → 已支付 (``payment.mark_paid``), nothing else."""
+
+    UNPAID = "待支付"
+    PAID = "已支付"
+
+
+class FeeKind(enum.StrEnum):
+    """What an order pays for: the round's fee, or the 补学 fee of a make-up row."""
+
+    TRAINING = "培训费"
+    MAKEUP = "补学费"
+
+
+class PaymentOrder(Model):
+    """缴费: an order for one enrollment, paid through a provider or confirmed by statement."""
+
+    __tablename__ = "payment_order"
+    id = Column(Integer, primary_key=True)
+    order_no = Column(String(32), unique=True, nullable=False)
+    enrollment_id = Column(Integer, ForeignKey("enrollment.id", ondelete="CASCADE"),
+                           nullable=False, index=True)
+    enrollment = relationship(Enrollment, backref="orders")
+    expert_no = Column(String(20), nullable=False, index=True)
+    amount_fen = Column(Integer, nullable=False)
+    kind = Column(String(6), nullable=False)  # 培训费 / 补学费
+    status = Column(String(4), nullable=False, default=PaymentStatus.UNPAID.value, index=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    paid_at = Column(DateTime)
+    provider = Column(String(20))  # local / wechat / alipay / statement / manual
+    provider_ref = Column(String(64))
+    confirmed_by_id = Column(Integer, ForeignKey("ab_user.id"))
+
+    __table_args__ = (UniqueConstraint("provider", "provider_ref"),)
+
+    @property
+    def is_paid(self) -> bool:
+        return self.status == PaymentStatus.PAID
+
+    def __repr__(self) -> str:
+        return self.order_no
+
+
+# --- 考试
+
+class AttemptStatus(enum.StrEnum):
+    """An exam sitting: 进行中 → 待批阅 (``exam.submit``) → 合格 / 不合格 (``exam.finish_if_graded``
+    once every answer has points; 简答 are graded by staff)."""
+
+    IN_PROGRESS = "进行中"
+    PENDING = "待批阅"
+    PASSED = "合格"
+    FAILED = "不合格"
+
+
 class ExamAttempt(Model):
     """One sitting of a course's exam: the drawn paper, timed on the server."""
 
@@ -794,6 +806,11 @@ class ExamAttempt(Model):
     status = Column(String(4), nullable=False, default=AttemptStatus.IN_PROGRESS.value)
     score = Column(Integer)
     graded_at = Column(DateTime)
+
+    @property
+    def is_running(self) -> bool:
+        """进行中: answers are still taken (until the deadline and its grace)."""
+        return self.status == AttemptStatus.IN_PROGRESS
 
 
 class ExamAnswer(Model):
@@ -814,8 +831,9 @@ class ExamAnswer(Model):
     __table_args__ = (UniqueConstraint("attempt_id", "question_id"),)
 
 
-# ---------------------------------------------------------------- 专家证书
-
+# ==========================================================================================
+# 专家证书: 继续教育合格证书 and 整批发放
+# ==========================================================================================
 
 class CertificateStatus(enum.StrEnum):
     VALID = "有效"
@@ -872,12 +890,13 @@ class Certificate(Model):
 
 
 class BatchStatus(enum.StrEnum):
-    """整批发放: 排队中 → 进行中 → 已完成 / 失败."""
+    """整批发放: 排队中 → 进行中 → 已完成 / 失败 (or 已取消 by staff)."""
 
     QUEUED = "排队中"
     RUNNING = "进行中"
     DONE = "已完成"
     FAILED = "失败"
+    CANCELLED = "已取消"
 
 
 class CertificateBatch(Model):
@@ -899,8 +918,9 @@ class CertificateBatch(Model):
     message = Column(Text)
 
 
-# ---------------------------------------------------------------- 个人信息变更
-
+# ==========================================================================================
+# 个人信息变更: 异动申请 and 修改记录
+# ==========================================================================================
 
 class ChangeStatus(enum.StrEnum):
     PENDING = "待审核"
@@ -965,3 +985,70 @@ class ProfileChange(Model):
 
     def __repr__(self) -> str:
         return f"{self.field}: {self.before or ''} → {self.after or ''}"
+
+
+# ==========================================================================================
+# System tables: signed-in sessions, login throttle and captcha, the audit trail
+# ==========================================================================================
+
+class UserSession(Model):
+    """A signed-in browser, checked on every request: logout, password change and the
+    idle/absolute limits end it here, so a copied cookie is refused afterwards."""
+
+    __tablename__ = "user_session"
+    id = Column(Integer, primary_key=True)
+    token_hash = Column(String(64), unique=True, nullable=False)
+    user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), nullable=False,
+                     index=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    last_seen_at = Column(DateTime, nullable=False, default=utcnow)
+    ended_at = Column(DateTime)
+    end_reason = Column(String(20))
+    ip = Column(String(45))
+    # "web" (the browser's cookie) or "api" (a JWT refresh token): a web logout also ends
+    # the account's API sessions, but not its other browsers.
+    kind = Column(String(10), nullable=False, default="web", server_default="web")
+
+
+class LoginThrottle(Model):
+    """Failed logins (when Redis is not configured): per account ("user:<id>", whatever was
+    typed for it), per typed name matching no account ("name:<typed>"), per address
+    ("ip:<address>", a windowed count that only turns on the captcha)."""
+
+    __tablename__ = "login_throttle"
+    key = Column(String(200), primary_key=True)
+    failures = Column(Integer, nullable=False, default=0)
+    locked_until = Column(DateTime)
+    updated_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class LoginCaptcha(Model):
+    """A captcha's answer, kept here (not in the readable session cookie) when Redis is not
+    configured; the cookie holds only the opaque id. Taken (deleted) on first use."""
+
+    __tablename__ = "login_captcha"
+    id = Column(String(64), primary_key=True)
+    answer = Column(String(8), nullable=False)
+    expires_at = Column(DateTime, nullable=False, index=True)
+
+
+class AuditEvent(Model):
+    """审计日志: append-only (the database refuses UPDATE and DELETE, see the migration)."""
+
+    __tablename__ = "audit_event"
+    id = Column(Integer, primary_key=True)
+    occurred_at = Column(DateTime, nullable=False, default=utcnow, index=True)  # UTC
+    actor_id = Column(Integer, index=True)  # no FK: entries outlive accounts
+    actor_name = Column(String(128))
+    ip = Column(String(45))
+    action = Column(String(20), nullable=False, index=True)
+    object_type = Column(String(40))
+    object_id = Column(String(40))
+    detail = Column(Text)
+    before = Column(Text)  # JSON
+    after = Column(Text)  # JSON
+
+    __table_args__ = (Index("ix_audit_event_object", "object_type", "object_id"),)
+
+    def __repr__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.action}"

@@ -103,7 +103,9 @@ def test_replayed_notification_credits_once_and_opens_two_days_later(app, paid_s
     headers, body = notify(provider, paid_setup["order_no"], paid_setup["amount"], "T-REPLAY")
     with app.app_context():
         assert payment.receive_notification(db.session, provider, headers, body, NOW) is True
+        db.session.commit()  # as the callback's request does
         assert payment.receive_notification(db.session, provider, headers, body, NOW) is False
+        db.session.commit()
         db.session.remove()
     status, ref, paid_at, start, end = order_state(app, paid_setup["order_no"])
     assert (status, ref) == ("已支付", "T-REPLAY")
@@ -130,7 +132,9 @@ def test_eight_concurrent_duplicate_callbacks_credit_once(app, paid_setup):
         with app.app_context():
             barrier.wait()
             try:
-                results.append(payment.receive_notification(db.session, provider, headers, body, NOW))
+                credited = payment.receive_notification(db.session, provider, headers, body, NOW)
+                db.session.commit()  # as each callback's request does
+                results.append(credited)
             except Exception as exc:  # a lock timeout would show here
                 errors.append(exc)
             finally:
@@ -168,6 +172,7 @@ def test_statement_matches_by_expert_no_and_amount(app, paid_setup):
     ])
     with app.app_context():
         rows = payment.reconcile(db.session, payment.read_statement(content, "对账单.xlsx"), NOW, None)
+        db.session.commit()  # as the 线下对账 request does
         db.session.remove()
     results = [r.result for r in rows]
     assert results[0].startswith("未匹配：金额")
@@ -207,4 +212,28 @@ def test_orders_only_for_admitted_experts_in_the_window(app, paid_setup):
             payment.open_order(db.session, enrollment, NOW + dt.timedelta(days=60))
         again = payment.open_order(db.session, enrollment, NOW)
         assert again.order_no == paid_setup["order_no"]  # the open order is reused
+        db.session.remove()
+
+
+def test_mark_paid_is_the_orders_one_transition(app, paid_setup):
+    """待支付 → 已支付 once; the same payment again changes nothing; another payment for an
+    order already paid is refused (a DomainError, answered by the one handler)."""
+    from app.extensions import db
+    from app.models import PaymentOrder, PaymentStatus
+    from app.services.errors import DomainError
+
+    with app.app_context():
+        order = db.session.query(PaymentOrder).filter_by(order_no=paid_setup["order_no"]).one()
+        assert order.status == PaymentStatus.UNPAID and not order.is_paid
+        assert payment.mark_paid(db.session, order, provider="manual", provider_ref="P-1",
+                                 paid_at=NOW) is True
+        assert order.status == PaymentStatus.PAID and order.is_paid
+        assert order.enrollment.is_paid and not payment.needs_payment(order.enrollment)
+        assert payment.mark_paid(db.session, order, provider="manual", provider_ref="P-1",
+                                 paid_at=NOW) is False
+        with pytest.raises(PaymentError, match="其他付款") as refused:
+            payment.mark_paid(db.session, order, provider="statement", provider_ref="B-9",
+                              paid_at=NOW)
+        assert isinstance(refused.value, DomainError) and refused.value.status == 400
+        db.session.rollback()
         db.session.remove()

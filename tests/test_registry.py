@@ -290,3 +290,45 @@ def test_deep_pages_match_plain_offset_paging(app, make_expert, monkeypatch):
                           f"&page_ExpertAdminView={page}").get_data(True)
         shown = [int(x) for x in re.findall(r"/expertadminview/show/(\d+)", html)]
         assert sorted(set(shown), reverse=True) == ids[page * 2:page * 2 + 2], page
+
+
+def test_staff_edits_of_a_bank_account_are_audited_masked(app, make_expert):
+    """A tab edited through the staff screens (账户信息) is in the audit trail, added,
+    changed and deleted, and the full account number is never in it."""
+    import json
+
+    from app.extensions import db
+    from app.masking import mask_bank_account
+    from app.models import AuditEvent, BankAccount
+
+    account = make_expert("账户审计")
+    first, second = "6222020200112233445", "6217003810026688990"
+    client = app.test_client()
+    login_staff(client, "testadmin")
+    resp = client.post("/bankaccountadminview/add", data={
+        "expert": account.expert_id, "bank_name": "中国工商银行乌鲁木齐分行",
+        "account_no": first, "holder": "账户审计"})
+    assert resp.status_code == 302
+    with app.app_context():
+        row_id = db.session.query(BankAccount.id).filter_by(account_no=first).scalar()
+        db.session.remove()
+    resp = client.post(f"/bankaccountadminview/edit/{row_id}", data={
+        "expert": account.expert_id, "bank_name": "中国建设银行乌鲁木齐分行",
+        "account_no": second, "holder": "账户审计"})
+    assert resp.status_code == 302
+    assert client.post(f"/bankaccountadminview/delete/{row_id}").status_code == 302
+    with app.app_context():
+        events = db.session.query(AuditEvent).filter_by(
+            object_type="账户信息", object_id=f"{account.expert_id}/{row_id}"
+        ).order_by(AuditEvent.id).all()
+        rows = [(e.action, e.actor_name, e.before or "", e.after or "") for e in events]
+        db.session.remove()
+    assert [r[0] for r in rows] == ["新增", "修改", "删除"]
+    assert all(r[1] == "testadmin" for r in rows)
+    added, (before, after) = json.loads(rows[0][3]), (json.loads(rows[1][2]), json.loads(rows[1][3]))
+    assert added["account_no"] == mask_bank_account(first)
+    assert before == {"account_no": mask_bank_account(first), "bank_name": "中国工商银行乌鲁木齐分行"}
+    assert after == {"account_no": mask_bank_account(second), "bank_name": "中国建设银行乌鲁木齐分行"}
+    assert json.loads(rows[2][2])["account_no"] == mask_bank_account(second)
+    for _action, _actor, old, new in rows:
+        assert first not in old + new and second not in old + new

@@ -192,3 +192,33 @@ def test_short_answers_wait_for_grading_and_failing_twice_opens_makeup(app, cour
                                                          attempt_no=2).one()
         assert makeup.is_makeup and makeup.study_start is not None  # no make-up fee: open now
         db.session.remove()
+
+
+def test_enrolment_result_follows_its_graded_attempt_only(app, course_setup):
+    """批阅状态: set from a graded attempt (合格 / 不合格), refused for an attempt still 进行中
+    or 待批阅, and 合格 is final."""
+    from app.extensions import db
+    from app.models import AttemptStatus, ExamAttempt, ReviewStatus
+    from app.services.errors import DomainError
+
+    _study_to_full(app, course_setup)
+    with app.app_context():
+        e = _enrollment(app, course_setup)
+        attempt = exam.start(db.session, e, T0, random.Random(4))
+        assert attempt.is_running and e.review_status == ReviewStatus.PENDING
+        for status in (AttemptStatus.IN_PROGRESS, AttemptStatus.PENDING):
+            attempt.status = status.value
+            with pytest.raises(ExamError, match="尚未批阅") as refused:
+                exam.record_result(db.session, e, attempt, T0)
+            assert isinstance(refused.value, DomainError)
+            assert e.review_status == ReviewStatus.PENDING and not e.completed
+        attempt.status = AttemptStatus.PASSED.value
+        exam.record_result(db.session, e, attempt, T0)
+        assert e.review_status == ReviewStatus.PASSED and e.completed and e.graded_at == T0
+        other = ExamAttempt(enrollment=e, question_ids="[]", started_at=T0, deadline=T0,
+                            status=AttemptStatus.FAILED.value)
+        with pytest.raises(ExamError, match="已合格"):
+            exam.record_result(db.session, e, other, T0)
+        assert e.review_status == ReviewStatus.PASSED
+        db.session.rollback()
+        db.session.remove()

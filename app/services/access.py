@@ -353,3 +353,8 @@ def load_transfer(session: Session, request_id: int, user: Any, staff_too: bool 
 def load_profile_change(session: Session, change_id: int, user: Any,
                         staff_too: bool = False) -> ProfileChange:
     return _owned_by_expert(session, ProfileChange, change_id, user, staff_too=staff_too)
+
+
+def owns_expert(user_id: int | None, expert: Expert) -> bool:
+    """The ownership rule in Python, for a service handed the actor's id (not the account)."""
+    return expert.user_id is not None and expert.user_id == user_id

@@ -78,14 +78,15 @@ def change_password(user, current_password: str, new_password: str, confirm: str
 
     from werkzeug.security import check_password_hash
 
-    from app.models import Expert
+    from app.extensions import db
+    from app.services.access import own_expert
 
     errors: dict[str, str] = {}
     if not current_password or not user.password or not check_password_hash(
         user.password, current_password
     ):
         errors["current_password"] = "原密码不正确"
-    expert = Expert.query_for_user(user.id)
+    expert = own_expert(db.session, user)
     try:
         check_new_password(
             new_password or "",

@@ -31,6 +31,7 @@ class Action:
     REVIEW = "审核"
     CREATE = "新增"
     UPDATE = "修改"
+    DELETE = "删除"
     ROLE_PERMISSIONS = "角色权限变更"
     USER_ROLES = "用户角色变更"
     FILE_UPLOAD = "上传文件"
@@ -105,6 +106,14 @@ def column_changes(obj: Any, skip: frozenset[str] = frozenset()) -> tuple[dict, 
         before[attr.key] = _shown(attr.key, old)
         after[attr.key] = _shown(attr.key, new)
     return before, after
+
+
+def column_values(obj: Any, skip: frozenset[str] = frozenset()) -> dict:
+    """Every plain column of ``obj`` as it is (a row being deleted), masked."""
+    state = inspect(obj)
+    return {attr.key: _shown(attr.key, getattr(obj, attr.key))
+            for attr in state.mapper.column_attrs if attr.key not in skip
+            and getattr(obj, attr.key) is not None}
 
 
 def collection_changes(obj: Any, key: str) -> tuple[list[str], list[str]] | None:

@@ -1,4 +1,8 @@
-"""Demo data: realistic experts across the 14 市州, plus the README's demo accounts."""
+"""Demo data: realistic experts across the 14 市州, plus the README's demo accounts.
+
+Run by ``flask demo-data``, which commits through the unit of work; nothing here commits.
+``create_demo_experts`` hands every 50 experts to the runner's ``checkpoint`` (the CLI
+commits there, so a long run keeps what it made)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,22 +15,30 @@ from sqlalchemy.orm import Session
 from app.models import (
     AdmissionType,
     AppUser,
+    Course,
     Degree,
     Education,
     EducationLevel,
+    Enrollment,
     EvaluationExperience,
     Expert,
     Expertise,
     ExpertStatus,
+    FeeKind,
+    PaymentOrder,
+    PaymentStatus,
     PoliticalStatus,
     Prefecture,
     Qualification,
+    ReviewStatus,
     Specialty,
     Title,
+    TrainingRound,
     WorkExperience,
 )
 from app.services.accounts import hash_password
 from app.services.experts import prepare_new_expert
+from app.services.roles import ROLE_ADMIN, ROLE_REVIEWER
 from app.services.validators import make_id_number
 
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕"
@@ -141,9 +153,7 @@ def create_staff_user(sm, username: str, name: str, email: str, role_name: str,
 
 
 def create_demo_accounts(session: Session, sm) -> list[dict[str, str]]:
-    """The README's accounts: an admin, a reviewer and three experts."""
-    from app.services.roles import ROLE_ADMIN, ROLE_REVIEWER
-
+    """The README's accounts: an admin, a reviewer and three experts. Flushes."""
     rng = random.Random(20250523)
     used_ids, used_phones = _used_ids(session), _used_phones(session)
     create_staff_user(sm, "admin", "系统管理员", "admin@example.gov.cn", ROLE_ADMIN,
@@ -173,21 +183,26 @@ def create_demo_accounts(session: Session, sm) -> list[dict[str, str]]:
         accounts.append({"role": f"专家（{status.value}）", "login": f"{expert.user.username} 或 {phone}",
                          "password": password,
                          "note": "首次登录须修改密码" if not changed else ""})
-    session.commit()
+    session.flush()
     return accounts
 
 
 def create_demo_experts(session: Session, count: int, seed: int = 1,
-                        progress: Callable[[int], None] | None = None) -> int:
+                        progress: Callable[[int], None] | None = None,
+                        checkpoint: Callable[[Session], None] | None = None) -> int:
+    """``count`` random experts; every 50 of them are handed to ``checkpoint`` (the runner
+    commits there). Flushes."""
     rng = random.Random(seed)
     used_ids, used_phones = _used_ids(session), _used_phones(session)
     for i in range(count):
         make_expert(session, rng, used_ids=used_ids, used_phones=used_phones)
         if (i + 1) % 50 == 0:
-            session.commit()
+            session.flush()
+            if checkpoint:
+                checkpoint(session)
         if progress:
             progress(1)
-    session.commit()
+    session.flush()
     return count
 
 
@@ -197,9 +212,7 @@ DEMO_ROUND = "2025年第一批"
 def create_demo_training(session: Session, now: dt.datetime) -> Expert | None:
     """A finished training round (inactive: it enrols nobody new) with two courses, and
     买买提·艾力 (已入库) having paid for and passed both, so 【专家证书】 has a certificate to
-    show. Safe to run again."""
-    from app.models import Course, Enrollment, PaymentOrder, TrainingRound
-
+    show. Safe to run again. Flushes (the command commits once the certificate is issued)."""
     expert = session.execute(select(Expert).where(
         Expert.id_number == "652101198203104514")).scalar_one_or_none()
     if expert is None or not expert.expert_no:
@@ -225,12 +238,13 @@ def create_demo_training(session: Session, now: dt.datetime) -> Expert | None:
                                 study_start=paid_at + dt.timedelta(days=2),
                                 study_end=paid_at + dt.timedelta(days=62),
                                 credited_seconds=course.required_minutes * 60,
-                                review_status="合格", completed=True,
+                                review_status=ReviewStatus.PASSED.value, completed=True,
                                 graded_at=now - dt.timedelta(days=5), created_at=paid_at)
         session.add(enrollment)
         session.add(PaymentOrder(order_no=f"PXDEMO{expert.id:06d}{i}", enrollment=enrollment,
-                                 expert_no=expert.expert_no, amount_fen=rnd.fee_fen, kind="培训费",
-                                 status="已支付", created_at=paid_at, paid_at=paid_at,
+                                 expert_no=expert.expert_no, amount_fen=rnd.fee_fen,
+                                 kind=FeeKind.TRAINING.value, status=PaymentStatus.PAID.value,
+                                 created_at=paid_at, paid_at=paid_at,
                                  provider="manual", provider_ref=f"DEMO-{expert.id}-{i}"))
-    session.commit()
+    session.flush()
     return expert

@@ -1,6 +1,16 @@
 """The exam: at 100 % progress a paper is drawn per the course's rules, timed on the
 server, answers saved as they are given, submitted once; objective questions graded at
-once, 简答 by staff; 合格 / 不合格 by the round's pass mark; 不合格 leads to 补学."""
+once, 简答 by staff; 合格 / 不合格 by the round's pass mark; 不合格 leads to 补学.
+
+Two state machines, their transitions written here once:
+
+- the attempt (``AttemptStatus``): 进行中 → 待批阅 (``submit``) → 合格 / 不合格
+  (``finish_if_graded``, once every answer has points);
+- the enrolment's 批阅状态 (``ReviewStatus``): 待批阅 → 合格 / 不合格 (``record_result``,
+  from its attempt's result).
+
+Nothing here commits: the request (or the job) does.
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,26 +18,37 @@ import json
 import random
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.models import Enrollment, ExamAnswer, ExamAttempt, PaperRule, Question
+from app.models import (
+    AttemptStatus,
+    Course,
+    Enrollment,
+    ExamAnswer,
+    ExamAttempt,
+    PaperRule,
+    Question,
+    ReviewStatus,
+)
+from app.services.errors import DomainError, NotFound
+from app.services.payment import open_study, study_gate
 from app.services.study import progress_percent
 
-IN_PROGRESS, PENDING, PASSED, FAILED = "进行中", "待批阅", "合格", "不合格"
 KINDS = (("单选", "single"), ("多选", "multi"), ("判断", "judge"), ("简答", "short"))
+SHORT = "简答"  # graded by staff, not at once
 GRACE = dt.timedelta(seconds=30)  # a submission sent at the last second still arrives
+# The attempt's results and the 批阅状态 they give the enrolment.
+RESULTS = {AttemptStatus.PASSED: ReviewStatus.PASSED, AttemptStatus.FAILED: ReviewStatus.FAILED}
 
 
-class ExamError(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class ExamError(DomainError):
+    """The exam refused: not open yet, already handed in or passed, out of time, a score
+    out of range."""
 
 
 def available(enrollment: Enrollment, now: dt.datetime) -> bool:
     """考试 is offered: study open, 学习进度 100 %, not passed yet."""
-    from app.services.payment import study_gate
-
     return (study_gate(enrollment, now) is None and progress_percent(enrollment) >= 100
             and not enrollment.completed)
 
@@ -38,19 +59,30 @@ def current_attempt(session: Session, enrollment: Enrollment) -> ExamAttempt | N
         .order_by(ExamAttempt.id.desc())).scalars().first()
 
 
+def load_current_attempt(session: Session, enrollment: Enrollment) -> ExamAttempt:
+    """The latest attempt of an enrolment already loaded through its owner check
+    (``access.load_enrollment``); none yet is a 404."""
+    attempt = current_attempt(session, enrollment)
+    if attempt is None:
+        raise NotFound()
+    return attempt
+
+
 def start(session: Session, enrollment: Enrollment, now: dt.datetime,
           rng: random.Random | None = None) -> ExamAttempt:
     """The running attempt, or a new paper drawn at random per the course's rules."""
     if progress_percent(enrollment) < 100:
         raise ExamError("学习进度达到 100% 后才能考试")
     last = current_attempt(session, enrollment)
-    if last is not None and last.status == IN_PROGRESS:
+    if last is not None and last.is_running:
         if now <= last.deadline + GRACE:
             return last
-        submit(session, last, now)  # time ran out: handed in as it stands
-        session.refresh(last)
-    if last is not None and last.status in (PENDING, PASSED):
-        raise ExamError("本课程考试已提交" if last.status == PENDING else "本课程考试已合格")
+        if not submit(session, last, now):  # time ran out: handed in as it stands
+            session.refresh(last)  # handed in meanwhile by another request: its state
+    if last is not None and last.status == AttemptStatus.PENDING:
+        raise ExamError("本课程考试已提交")
+    if last is not None and last.status == AttemptStatus.PASSED:
+        raise ExamError("本课程考试已合格")
     rnd = enrollment.course.round
     used = session.execute(select(ExamAttempt.id).where(
         ExamAttempt.enrollment_id == enrollment.id)).all()
@@ -71,7 +103,7 @@ def start(session: Session, enrollment: Enrollment, now: dt.datetime,
         chosen += rng.sample(sorted(pool), count)
     attempt = ExamAttempt(enrollment=enrollment, question_ids=json.dumps(chosen), started_at=now,
                           deadline=now + dt.timedelta(minutes=rule.time_limit_minutes),
-                          status=IN_PROGRESS)
+                          status=AttemptStatus.IN_PROGRESS.value)
     session.add(attempt)
     session.flush()
     return attempt
@@ -93,16 +125,14 @@ def _normalise(kind: str, answer: str | None) -> str:
 def save_answer(session: Session, attempt: ExamAttempt, question_id: int, answer: str,
                 now: dt.datetime) -> None:
     """Saved as given: a dropped connection loses nothing."""
-    if attempt.status != IN_PROGRESS or now > attempt.deadline + GRACE:
+    if not attempt.is_running or now > attempt.deadline + GRACE:
         raise ExamError("考试已结束，答案未保存")
     if question_id not in json.loads(attempt.question_ids):
         raise ExamError("题目不在本次试卷中")
     # One upsert: two saves of the same answer arriving at once (a double click, a retry after
     # a dropped connection) both land, the later one wins, neither fails on the unique key.
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql"
+              else sqlite.insert)
     stmt = insert(ExamAnswer).values(attempt_id=attempt.id, question_id=question_id,
                                      answer=answer, max_points=0)
     stmt = stmt.on_conflict_do_update(index_elements=["attempt_id", "question_id"],
@@ -116,10 +146,13 @@ def _scores(rule: PaperRule) -> dict[str, int]:
 
 
 def submit(session: Session, attempt: ExamAttempt, now: dt.datetime) -> bool:
-    """Hand in once: True when this call submitted it, False for a repeated submit."""
+    """进行中 → 待批阅, once: True when this call submitted it, False for a repeated submit.
+    The objective answers are graded at once; with no 简答 the result follows."""
     changed = session.execute(
-        update(ExamAttempt).where(ExamAttempt.id == attempt.id, ExamAttempt.status == IN_PROGRESS)
-        .values(status=PENDING, submitted_at=min(now, attempt.deadline + GRACE))
+        update(ExamAttempt).where(ExamAttempt.id == attempt.id,
+                                  ExamAttempt.status == AttemptStatus.IN_PROGRESS)
+        .values(status=AttemptStatus.PENDING.value,
+                submitted_at=min(now, attempt.deadline + GRACE))
         .execution_options(synchronize_session=False)).rowcount
     if changed != 1:  # someone else got there first: nothing to do
         return False
@@ -135,7 +168,7 @@ def submit(session: Session, attempt: ExamAttempt, now: dt.datetime) -> bool:
             row = ExamAnswer(attempt=attempt, question_id=question.id, answer="")
             session.add(row)
         row.max_points = scores[question.kind]
-        if question.kind != "简答":
+        if question.kind != SHORT:
             right = _normalise(question.kind, row.answer) == _normalise(question.kind, question.answer)
             row.points = row.max_points if right else 0
             row.graded_at = now
@@ -146,7 +179,7 @@ def submit(session: Session, attempt: ExamAttempt, now: dt.datetime) -> bool:
 
 def grade_short(session: Session, answer: ExamAnswer, points: int, grader_id: int,
                 now: dt.datetime) -> None:
-    if answer.question.kind != "简答":
+    if answer.question.kind != SHORT:
         raise ExamError("只有简答题需要批阅")
     if not 0 <= points <= answer.max_points:
         raise ExamError(f"分数应在 0 到 {answer.max_points} 之间")
@@ -156,18 +189,32 @@ def grade_short(session: Session, answer: ExamAnswer, points: int, grader_id: in
 
 
 def finish_if_graded(session: Session, attempt: ExamAttempt, now: dt.datetime) -> None:
-    """When every answer has points: 合格 or 不合格, 批阅时间; 不合格 opens 补学."""
-    if attempt.status != PENDING or any(a.points is None for a in attempt.answers):
+    """待批阅 → 合格 / 不合格 when every answer has points (by the round's pass mark), and
+    the enrolment's 批阅状态 with it; 不合格 opens 补学. Not yet graded: nothing changes."""
+    if attempt.status != AttemptStatus.PENDING or any(a.points is None for a in attempt.answers):
         return
     enrollment = attempt.enrollment
     attempt.score = sum(a.points for a in attempt.answers)
     passed = attempt.score >= enrollment.course.round.pass_mark
-    attempt.status = PASSED if passed else FAILED
+    attempt.status = (AttemptStatus.PASSED if passed else AttemptStatus.FAILED).value
     attempt.graded_at = now
-    enrollment.review_status = attempt.status
+    record_result(session, enrollment, attempt, now)
+
+
+def record_result(session: Session, enrollment: Enrollment, attempt: ExamAttempt,
+                  now: dt.datetime) -> None:
+    """The enrolment's 批阅状态 from its graded attempt: 合格 (培训完毕 = 是) or 不合格
+    (补学 opens when no attempt is left); 不合格 may become 合格 with the next attempt, 合格
+    is final. Refused for an attempt not graded yet, or of another enrolment."""
+    result = RESULTS.get(AttemptStatus(attempt.status))
+    if result is None or attempt.enrollment_id not in (None, enrollment.id):
+        raise ExamError("考试尚未批阅完毕")
+    if enrollment.review_status == ReviewStatus.PASSED:
+        raise ExamError("本课程考试已合格")
+    enrollment.review_status = result.value
     enrollment.graded_at = now
-    enrollment.completed = passed
-    if not passed:
+    enrollment.completed = result == ReviewStatus.PASSED
+    if not enrollment.completed:
         open_makeup(session, enrollment, now)
 
 
@@ -188,8 +235,6 @@ def open_makeup(session: Session, enrollment: Enrollment, now: dt.datetime) -> E
                         attempt_no=enrollment.attempt_no + 1, created_at=now)
     session.add(makeup)
     if rnd.makeup_fee_fen == 0:
-        from app.services.payment import open_study
-
         makeup.course = enrollment.course
         open_study(makeup, now - dt.timedelta(days=rnd.open_delay_days))
     session.flush()
@@ -198,8 +243,6 @@ def open_makeup(session: Session, enrollment: Enrollment, now: dt.datetime) -> E
 
 def passed_rounds(session: Session, expert_id: int) -> list[int]:
     """Rounds in which the expert passed the exam of every course (培训完毕 = 是 on each)."""
-    from app.models import Course
-
     passed = session.execute(
         select(Course.round_id, Course.id).join(Enrollment, Enrollment.course_id == Course.id)
         .where(Enrollment.expert_id == expert_id, Enrollment.completed.is_(True))).all()

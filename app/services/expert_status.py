@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.models import Expert, ExpertStatus, ReviewRecord, utcnow
+from app.services.access import owns_expert
+from app.services.errors import DomainError
 
 S = ExpertStatus
 
@@ -36,22 +38,13 @@ TRANSITIONS: dict[str, Transition] = {
 ACTOR_ROLES = {"expert": {"expert"}, "reviewer": {"reviewer", "admin"}, "admin": {"admin"}}
 
 
-class TransitionError(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class TransitionError(DomainError):
+    """A move the state machine refuses (400: flashed, back to the page)."""
 
 
 def is_admitted(expert: Expert | None) -> bool:
     """已入库: 【继续教育】 and 【专家证书】 are open to the expert."""
-    return expert is not None and expert.status == S.ADMITTED.value
-
-
-def allowed_actions(status: str, actor_kind: str) -> list[str]:
-    return [
-        name for name, t in TRANSITIONS.items()
-        if S(status) in t.sources and actor_kind in ACTOR_ROLES[t.actor]
-    ]
+    return expert is not None and expert.is_admitted
 
 
 def transition(
@@ -64,7 +57,7 @@ def transition(
         raise TransitionError("未知的操作")
     if actor_kind not in ACTOR_ROLES[rule.actor]:
         raise TransitionError(f"您无权执行“{rule.action}”")
-    if actor_kind == "expert" and expert.user_id != actor_id:
+    if actor_kind == "expert" and not owns_expert(actor_id, expert):
         raise TransitionError(f"您无权执行“{rule.action}”")
     current = S(expert.status)
     if current not in rule.sources:

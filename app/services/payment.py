@@ -5,6 +5,9 @@ A provider turns an order into what the QR code encodes and verifies the provide
 notification (signature over the raw body, freshness). ``LocalHmacProvider`` is for
 development and tests and refuses to start in production; a WeChat Pay v3 or Alipay
 adapter is one module with the same two methods (``payment_url`` and ``verify``).
+
+An order's one transition, 待支付 → 已支付, is ``mark_paid``. Nothing here commits: the
+request (the callback, 线下对账) commits once its answer is ready.
 """
 from __future__ import annotations
 
@@ -28,20 +31,20 @@ from app.models import (
     Course,
     Enrollment,
     Expert,
-    ExpertStatus,
+    FeeKind,
     PaymentOrder,
+    PaymentStatus,
     TrainingRound,
 )
+from app.services.access import StudyWindow, study_window
+from app.services.errors import DomainError
 
-UNPAID, PAID = "待支付", "已支付"
-FEE, MAKEUP_FEE = "培训费", "补学费"
 MAX_NOTIFICATION_AGE = dt.timedelta(minutes=5)
 
 
-class PaymentError(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class PaymentError(DomainError):
+    """缴费 refused: an order that cannot be opened or confirmed, a notification that does
+    not verify, a statement that cannot be read."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,7 @@ def rounds_for(session: Session, expert: Expert) -> list[TrainingRound]:
 
 def ensure_enrollments(session: Session, expert: Expert, now: dt.datetime) -> None:
     """Every course of every round the expert must attend has a row in 我的培训."""
-    if expert.status != ExpertStatus.ADMITTED.value:
+    if not expert.is_admitted:
         return
     have = {e.course_id for e in session.execute(
         select(Enrollment).where(Enrollment.expert_id == expert.id)).scalars()}
@@ -129,7 +132,7 @@ def new_order_no(now: dt.datetime) -> str:
 
 def needs_payment(enrollment: Enrollment) -> bool:
     """【缴费】 is offered: the fee (or the 补学 fee) of this row is not paid yet."""
-    return enrollment.paid_at is None
+    return not enrollment.is_paid
 
 
 def open_order(session: Session, enrollment: Enrollment, now: dt.datetime) -> PaymentOrder:
@@ -144,14 +147,15 @@ def open_order(session: Session, enrollment: Enrollment, now: dt.datetime) -> Pa
         raise PaymentError(f"缴费时间为 {rnd.enroll_start:%Y-%m-%d} 至 {rnd.enroll_end:%Y-%m-%d}")
     existing = session.execute(
         select(PaymentOrder).where(PaymentOrder.enrollment_id == enrollment.id,
-                                   PaymentOrder.status == UNPAID)).scalars().first()
+                                   PaymentOrder.status == PaymentStatus.UNPAID)).scalars().first()
     if existing is not None:
         return existing
     makeup = enrollment.attempt_no > 1
     order = PaymentOrder(order_no=new_order_no(now), enrollment=enrollment,
-                         expert_no=expert.expert_no, created_at=now, status=UNPAID,
+                         expert_no=expert.expert_no, created_at=now,
+                         status=PaymentStatus.UNPAID.value,
                          amount_fen=rnd.makeup_fee_fen if makeup else rnd.fee_fen,
-                         kind=MAKEUP_FEE if makeup else FEE)
+                         kind=(FeeKind.MAKEUP if makeup else FeeKind.TRAINING).value)
     session.add(order)
     session.flush()
     return order
@@ -170,36 +174,34 @@ def study_gate(enrollment: Enrollment, now: dt.datetime) -> str | None:
     days = enrollment.course.round.open_delay_days
     if enrollment.paid_at is None:
         return f"请先缴费，缴费成功的专家 {days} 天后即可进入培训"
-    if now < enrollment.study_start:
-        opens = enrollment.study_start + BEIJING
+    window = study_window(enrollment.study_start, enrollment.study_end, now)
+    if window is StudyWindow.NOT_OPEN:
+        opens = (enrollment.study_start or now) + BEIJING
         return f"缴费成功的专家 {days} 天后即可进入培训，开放时间：{opens:%Y-%m-%d %H:%M:%S}"
-    if enrollment.study_end and now > enrollment.study_end:
+    if window is StudyWindow.ENDED:
         return f"学习已于 {enrollment.study_end + BEIJING:%Y-%m-%d %H:%M:%S} 结束"
     return None
 
 
 # ---------------------------------------------------------------- confirmation
 
-def confirm(session: Session, order_no: str, amount_fen: int, *, provider: str,
-            provider_ref: str, paid_at: dt.datetime, actor_id: int | None = None) -> bool:
-    """Mark an order paid; True when this call credited it, False when it was already
-    credited by the same payment (a repeated notification). The update is conditional, so
-    two notifications arriving at once credit once."""
-    order = session.execute(
-        select(PaymentOrder).where(PaymentOrder.order_no == order_no)).scalar_one_or_none()
-    if order is None:
-        raise PaymentError("订单不存在")
-    if amount_fen != order.amount_fen:
-        raise PaymentError(f"金额不符：订单 {order.amount_fen / 100:.2f} 元，实付 {amount_fen / 100:.2f} 元")
-    if order.status == PAID:
+def mark_paid(session: Session, order: PaymentOrder, *, provider: str, provider_ref: str,
+              paid_at: dt.datetime, actor_id: int | None = None) -> bool:
+    """待支付 → 已支付, the order's one transition, and 学习 opens ``open_delay_days`` later.
+
+    True when this call credited it; False when the same payment had credited it already (a
+    repeated notification) or another call got there first. The update is conditional on
+    待支付, so two notifications arriving at once credit once. Paid by another payment:
+    refused."""
+    if order.is_paid:
         if (order.provider, order.provider_ref) == (provider, provider_ref):
             return False
         raise PaymentError("该订单已由其他付款确认，请核对是否重复缴费")
     changed = session.execute(
         update(PaymentOrder)
-        .where(PaymentOrder.id == order.id, PaymentOrder.status == UNPAID)
-        .values(status=PAID, paid_at=paid_at, provider=provider, provider_ref=provider_ref,
-                confirmed_by_id=actor_id)
+        .where(PaymentOrder.id == order.id, PaymentOrder.status == PaymentStatus.UNPAID)
+        .values(status=PaymentStatus.PAID.value, paid_at=paid_at, provider=provider,
+                provider_ref=provider_ref, confirmed_by_id=actor_id)
         .execution_options(synchronize_session=False)
     ).rowcount
     if changed != 1:  # someone else got there first: nothing to do
@@ -209,14 +211,25 @@ def confirm(session: Session, order_no: str, amount_fen: int, *, provider: str,
     return True
 
 
+def confirm(session: Session, order_no: str, amount_fen: int, *, provider: str,
+            provider_ref: str, paid_at: dt.datetime, actor_id: int | None = None) -> bool:
+    """A payment of ``amount_fen`` for the order ``order_no``: checked, then ``mark_paid``."""
+    order = session.execute(
+        select(PaymentOrder).where(PaymentOrder.order_no == order_no)).scalar_one_or_none()
+    if order is None:
+        raise PaymentError("订单不存在")
+    if amount_fen != order.amount_fen:
+        raise PaymentError(f"金额不符：订单 {order.amount_fen / 100:.2f} 元，实付 {amount_fen / 100:.2f} 元")
+    return mark_paid(session, order, provider=provider, provider_ref=provider_ref,
+                     paid_at=paid_at, actor_id=actor_id)
+
+
 def receive_notification(session: Session, provider: PaymentProvider,
                          headers: Mapping[str, str], body: bytes, now: dt.datetime) -> bool:
-    """The callback: verify, then confirm (idempotent). Commits."""
+    """The callback: verify, then confirm (idempotent). Flushes; the request commits."""
     note = provider.verify(headers, body, now)
-    credited = confirm(session, note.order_no, note.amount_fen, provider=provider.name,
-                       provider_ref=note.provider_ref, paid_at=note.paid_at)
-    session.commit()
-    return credited
+    return confirm(session, note.order_no, note.amount_fen, provider=provider.name,
+                   provider_ref=note.provider_ref, paid_at=note.paid_at)
 
 
 # ---------------------------------------------------------------- 线下对账
@@ -282,7 +295,7 @@ def reconcile(session: Session, rows: list[StatementRow], now: dt.datetime,
             row.result = f"已确认（订单 {already.order_no}）"
             continue
         candidates = session.execute(select(PaymentOrder).where(
-            PaymentOrder.expert_no == row.expert_no, PaymentOrder.status == UNPAID)
+            PaymentOrder.expert_no == row.expert_no, PaymentOrder.status == PaymentStatus.UNPAID)
             .order_by(PaymentOrder.created_at)).scalars().all()
         if not candidates:
             row.result = "未匹配：该专家编号没有待支付订单"
@@ -295,7 +308,7 @@ def reconcile(session: Session, rows: list[StatementRow], now: dt.datetime,
         confirm(session, order.order_no, row.amount_fen, provider="statement",
                 provider_ref=row.reference, paid_at=now, actor_id=actor_id)
         row.result = f"已匹配：订单 {order.order_no}"
-    session.commit()
+    session.flush()
     return rows
 
 
@@ -304,7 +317,5 @@ def confirm_by_hand(session: Session, order: PaymentOrder, reference: str, now: 
     reference = (reference or "").strip()
     if not reference:
         raise PaymentError("请填写付款凭证号")
-    credited = confirm(session, order.order_no, order.amount_fen, provider="manual",
-                       provider_ref=reference, paid_at=now, actor_id=actor_id)
-    session.commit()
-    return credited
+    return confirm(session, order.order_no, order.amount_fen, provider="manual",
+                   provider_ref=reference, paid_at=now, actor_id=actor_id)

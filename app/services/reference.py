@@ -1,5 +1,8 @@
 """Reference lists: first filled from data/reference/*.csv; staff extend them later.
-A row that other rows point at is not deleted (see ``delete_refusal``)."""
+A row that other rows point at is not deleted (see ``delete_refusal``).
+
+Nothing here commits: ``flask init`` (and the test and bench set-ups) commit after
+``load_reference_data`` through the unit of work."""
 from __future__ import annotations
 
 import csv
@@ -36,6 +39,8 @@ def _upsert(session: Session, model, key: str, values: dict) -> object:
 
 
 def load_reference_data(session: Session, directory: str | Path) -> dict[str, int]:
+    """Insert the rows of data/reference/*.csv that are missing (rows per list); safe to
+    run again. Flushes."""
     directory = Path(directory)
     counts: dict[str, int] = {}
     for model, file_name, columns in (
@@ -60,7 +65,7 @@ def load_reference_data(session: Session, directory: str | Path) -> dict[str, in
         specialties[row["code"]] = _upsert(session, Specialty, "code", {
             "code": row["code"], "name": row["name"], "parent": parent})
     counts["specialty"] = len(specialties)
-    session.commit()
+    session.flush()
     return counts
 
 

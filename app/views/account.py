@@ -10,9 +10,10 @@ from flask_wtf.file import FileField
 from wtforms import PasswordField, StringField
 
 from app.extensions import db
-from app.models import Expert, utcnow
+from app.models import utcnow
 from app.security import start_session
 from app.services import audit, sessions
+from app.services.access import own_expert
 from app.services.accounts import FieldErrors, change_password, update_basic_profile
 from app.services.audit import Action
 from app.services.audit_hooks import current_actor
@@ -48,7 +49,7 @@ class AccountView(BaseView):
         uploaded avatar is kept even when the form comes back with errors: the page is
         answered normally, and the request commits it."""
         user = self._user()
-        expert = Expert.query_for_user(user.id)
+        expert = own_expert(db.session, user)
         holder = expert if expert is not None else user
         form = BasicProfileForm()
         if request.method == "GET":

@@ -44,6 +44,7 @@ from app.views._front import (
     front_headers,
     run_statement,
 )
+from app.views._menus import expert_is_admitted
 from app.views.base import (
     ExpertScreen,
     StaffModelView,
@@ -52,7 +53,6 @@ from app.views.base import (
     send_stored,
     stored_file_response,
 )
-from app.views.training import expert_is_admitted
 from app.views.widgets import BeijingTimesMixin
 
 

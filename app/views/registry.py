@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from flask import abort, current_app, request, send_file
+from flask import current_app, request, send_file
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -13,6 +13,7 @@ from flask_appbuilder.urltools import get_filter_args
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms import SelectField
 
@@ -33,6 +34,7 @@ from app.models import (
     Prefecture,
     Qualification,
     ReviewRecord,
+    ReviewStatus,
     Specialty,
     StoredFile,
     Title,
@@ -42,9 +44,10 @@ from app.models import (
 )
 from app.services import audit, profile
 from app.services import experts as expert_service
-from app.services.access import can_read_expert
+from app.services.access import expert_owned_by
 from app.services.audit import Action
 from app.services.audit_hooks import current_actor
+from app.services.errors import NotFound
 from app.services.expert_status import is_admitted
 from app.services.export import EXPORT_MIME, export_experts
 from app.services.importer import IMPORT_COLUMNS, import_experts, template_workbook
@@ -57,6 +60,7 @@ from app.services.validators import (
     validate_name,
     validate_phone,
 )
+from app.views._experts import EXPERT_LABELS, EXPERT_LIST_LOADS
 from app.views.base import (
     ExpertScreen,
     FieldCheck,
@@ -69,36 +73,6 @@ from app.views.base import (
 from app.views.fastlist import CountCachingInterface
 from app.views.widgets import BeijingTimesMixin
 
-EXPERT_LABELS = {
-    "application_no": "申请专家编号",
-    "expert_no": "专家编号",
-    "name": "姓名",
-    "gender": "性别",
-    "birth_date": "出生年月",
-    "id_number": "身份证号",
-    "id_number_masked": "身份证号",
-    "political_status": "政治面貌",
-    "prefecture": "所在市州",
-    "address": "详细地址",
-    "email": "本人电子邮箱",
-    "phone": "本人手机号码",
-    "phone_masked": "本人手机号码",
-    "backup_phone": "本人备用手机号码",
-    "backup_phone_masked": "本人备用手机号码",
-    "accepts_remote": "是否接受远程异地评标",
-    "emergency_expert": "是否愿意成为应急专家",
-    "admission_type": "入库类型",
-    "admission_batch": "入库批次",
-    "employer": "工作单位",
-    "main_specialty": "从事专业类别",
-    "extra_specialties": "其他专业类别",
-    "title": "职称",
-    "status": "状态",
-    "account": "账号",
-    "created_on": "创建时间",
-    "changed_on": "更新时间",
-    "version": "版本",
-}
 DATE_LABELS = {"start_date": "开始时间", "end_date": "结束时间"}
 
 
@@ -273,8 +247,8 @@ class TrainingRecordAdminView(BeijingTimesMixin, ExpertChildView):
     search_columns = ["expert", "round_name", "course_name", "result", "completed"]
     formatters_columns = {"completed": yes_no}
     add_form_extra_fields = edit_form_extra_fields = {
-        "result": SelectField("批阅状态", choices=[("", ""), ("待批阅", "待批阅"),
-                              ("合格", "合格"), ("不合格", "不合格")], widget=Select2Widget()),
+        "result": SelectField("批阅状态", choices=[("", ""), *((s.value, s.value) for s in ReviewStatus)],
+                              widget=Select2Widget()),
     }
 
 
@@ -285,12 +259,6 @@ EXPERT_TABS = [
 ]
 
 
-# The relations the expert lists show: one query each per page, not one per row.
-EXPERT_LIST_LOADS = (
-    selectinload(Expert.prefecture),
-    selectinload(Expert.main_specialty).selectinload(Specialty.parent),
-    selectinload(Expert.title),
-)
 
 
 class ExpertAdminView(BeijingTimesMixin, StaffModelView):
@@ -397,7 +365,6 @@ class ExpertAdminView(BeijingTimesMixin, StaffModelView):
         data = export_experts(rows)
         audit.record(db.session, Action.EXPORT, actor=current_actor(), object_type="专家",
                      detail=f"导出 Excel，筛选条件：{request.query_string.decode() or '无'}")
-        db.session.commit()
         return send_file(io.BytesIO(data), mimetype=EXPORT_MIME, as_attachment=True,
                          download_name="专家列表.xlsx")
 
@@ -521,22 +488,25 @@ class MyProfileView(ExpertScreen):
     @expose("/")
     @has_access
     def profile(self):
-        expert = (
-            db.session.query(Expert)
+        # the account's own row (access's ownership rule), with every tab in one query each
+        expert = db.session.execute(
+            select(Expert)
             .options(
                 selectinload(Expert.educations).joinedload(Education.education_level),
                 selectinload(Expert.educations).joinedload(Education.degree),
-                selectinload(Expert.qualifications), selectinload(Expert.work_experiences),
+                selectinload(Expert.educations).joinedload(Education.proof_file),
+                selectinload(Expert.qualifications).joinedload(Qualification.file),
+                selectinload(Expert.work_experiences),
                 selectinload(Expert.evaluation_experiences), selectinload(Expert.expertises),
                 selectinload(Expert.avoidance_units), selectinload(Expert.bank_accounts),
-                selectinload(Expert.attachments), selectinload(Expert.review_records),
+                selectinload(Expert.attachments).joinedload(Attachment.file),
+                selectinload(Expert.review_records),
                 selectinload(Expert.training_records), selectinload(Expert.extra_specialties),
             )
-            .filter(Expert.user_id == current_user.id)  # the ownership rule: their own row only
-            .one_or_none()
-        )
-        if expert is None or not can_read_expert(current_user, expert):
-            abort(404)
+            .where(expert_owned_by(current_user.id))
+        ).scalar_one_or_none()
+        if expert is None:
+            raise NotFound()
         return self.render_template("registry/my_profile.html", expert=expert,
                                     admitted=is_admitted(expert),
                                     can_modify=profile.can_modify(expert))

@@ -1,5 +1,11 @@
 """【继续教育】→【培训考试】→【我的培训】 for experts; 缴费 with a QR code; the payment
-callback; staff screens for rounds, courses, orders and 线下对账."""
+callback; staff screens for rounds, courses, orders and 线下对账.
+
+Nothing here commits: the request does, after the view (``app/errors.py``). Refusals are
+raised as ``DomainError`` and answered by the one handler, except where the page shows the
+message beside its field, or where what the service did before refusing must be kept (a
+timed-out attempt handed in by 【考试】): there the view answers itself and the request
+still commits."""
 from __future__ import annotations
 
 import json
@@ -25,8 +31,10 @@ from flask_wtf.file import FileField
 from sqlalchemy import func, select
 from wtforms import BooleanField, SelectField, StringField
 
+from app.errors import rollback
 from app.extensions import csrf, db
 from app.models import (
+    AttemptStatus,
     Course,
     Enrollment,
     ExamAnswer,
@@ -39,12 +47,14 @@ from app.models import (
     utcnow,
 )
 from app.services import exam, payment, study
-from app.services.access import own_expert
+from app.services.access import load_enrollment
+from app.services.errors import DomainError, Forbidden, NotFound
 from app.services.exam import ExamError
 from app.services.expert_status import is_admitted
-from app.services.payment import LocalHmacProvider, PaymentError
+from app.services.payment import LocalHmacProvider
 from app.services.pdf import qr_data_uri
 from app.services.study import progress_percent
+from app.views._menus import expert_is_admitted
 from app.views.base import (
     ExpertScreen,
     StaffModelView,
@@ -76,11 +86,7 @@ class MyTrainingView(ExpertScreen):
     menu_group = "培训考试"  # the menu reads 【继续教育】→【培训考试】→【我的培训】, as the manual
 
     def _own_enrollment(self, enrollment_id: int) -> Enrollment:
-        expert = self._expert()
-        enrollment = db.session.get(Enrollment, enrollment_id)
-        if enrollment is None or enrollment.expert_id != expert.id:  # the ownership rule
-            abort(404)
-        return enrollment
+        return load_enrollment(db.session, enrollment_id, current_user)
 
     @expose("/")
     @has_access
@@ -90,7 +96,6 @@ class MyTrainingView(ExpertScreen):
             flash("审核通过（已入库）后即可进入【继续教育】", "warning")
             return redirect(url_for("MyProfileView.profile"))
         payment.ensure_enrollments(db.session, expert, utcnow())
-        db.session.commit()
         name = (request.args.get("name") or "").strip()
         try:
             size = int(request.args.get("size", 10))
@@ -121,10 +126,9 @@ class MyTrainingView(ExpertScreen):
         enrollment = self._own_enrollment(enrollment_id)
         try:
             order = payment.open_order(db.session, enrollment, utcnow())
-        except PaymentError as exc:
+        except DomainError as exc:  # answered on 我的培训, where the 【缴费】 button is
             flash(exc.message, "warning")
             return redirect(url_for(".index"))
-        db.session.commit()
         url = provider().payment_url(order)
         return self.render_template("training/pay.html", order=order, enrollment=enrollment,
                                     qr=qr_data_uri(url, box_size=8), pay_url=url)
@@ -134,7 +138,7 @@ class MyTrainingView(ExpertScreen):
         enrollment = self._own_enrollment(enrollment_id)
         reason = payment.study_gate(enrollment, utcnow())
         if reason:
-            abort(403, reason)
+            raise Forbidden(reason)
         return enrollment
 
     @expose("/<int:enrollment_id>/study")
@@ -161,7 +165,7 @@ class MyTrainingView(ExpertScreen):
         enrollment = self._open_enrollment(enrollment_id)
         lesson = db.session.get(Lesson, lesson_id)
         if lesson is None or lesson.course_id != enrollment.course_id or lesson.file is None:
-            abort(404)
+            raise NotFound()
         return send_stored(lesson.file.stored_name, lesson.file.content_type, inline=True,
                            conditional=True)
 
@@ -171,22 +175,18 @@ class MyTrainingView(ExpertScreen):
         enrollment = self._open_enrollment(enrollment_id)
         try:
             attempt = exam.start(db.session, enrollment, utcnow())
-        except ExamError as exc:
-            db.session.commit()
+        except DomainError as exc:
+            # answered here, not by the handler (which rolls back): a running attempt whose
+            # time ran out was handed in before the refusal, and that stays
             flash(exc.message, "warning")
             return redirect(url_for(".index"))
-        db.session.commit()
         answers = {a.question_id: a.answer for a in attempt.answers}
         return self.render_template("training/exam.html", enrollment=enrollment, attempt=attempt,
                                     questions=exam.paper(db.session, attempt), answers=answers,
                                     remaining=max(0, int((attempt.deadline - utcnow()).total_seconds())))
 
-    def _own_attempt(self, enrollment_id: int):
-        enrollment = self._open_enrollment(enrollment_id)
-        attempt = exam.current_attempt(db.session, enrollment)
-        if attempt is None:
-            abort(404)
-        return attempt
+    def _own_attempt(self, enrollment_id: int) -> ExamAttempt:
+        return exam.load_current_attempt(db.session, self._open_enrollment(enrollment_id))
 
     @expose("/<int:enrollment_id>/exam/answer", methods=["POST"])
     @has_access
@@ -195,12 +195,15 @@ class MyTrainingView(ExpertScreen):
         attempt = self._own_attempt(enrollment_id)
         data = request.get_json(silent=True) or {}
         try:
-            exam.save_answer(db.session, attempt, int(data.get("question_id") or 0),
-                             str(data.get("answer") or ""), utcnow())
-        except (ExamError, ValueError) as exc:
-            db.session.rollback()
-            return jsonify(saved=False, message=getattr(exc, "message", "答案无效")), 409
-        db.session.commit()
+            try:
+                question_id = int(data.get("question_id") or 0)
+            except (TypeError, ValueError):
+                raise ExamError("答案无效") from None
+            exam.save_answer(db.session, attempt, question_id, str(data.get("answer") or ""),
+                             utcnow())
+        except DomainError as exc:  # the page's script reads this shape (saved, message)
+            rollback()
+            return jsonify(saved=False, message=exc.message), 409
         return jsonify(saved=True, remaining=int((attempt.deadline - utcnow()).total_seconds()))
 
     @expose("/<int:enrollment_id>/exam/submit", methods=["POST"])
@@ -210,7 +213,7 @@ class MyTrainingView(ExpertScreen):
         paper is handed in once; a second submit changes nothing."""
         attempt = self._own_attempt(enrollment_id)
         now = utcnow()
-        if attempt.status == exam.IN_PROGRESS:
+        if attempt.is_running:
             for question_id in json.loads(attempt.question_ids):
                 values = request.form.getlist(f"q{question_id}")
                 if values:
@@ -218,9 +221,8 @@ class MyTrainingView(ExpertScreen):
                         exam.save_answer(db.session, attempt, question_id, ",".join(values), now)
                     except ExamError:
                         break  # time is up: hand in what was saved
-            exam.submit(db.session, attempt, now)
-            db.session.commit()
-        db.session.refresh(attempt)
+            if not exam.submit(db.session, attempt, now):
+                db.session.refresh(attempt)  # handed in meanwhile by another request
         flash(f"已交卷：{attempt.status}" + (f"，得分 {attempt.score}" if attempt.score is not None else ""),
               "success")
         return redirect(url_for(".index"))
@@ -246,8 +248,8 @@ class PaymentCallbackView(BaseView):
         try:
             credited = payment.receive_notification(
                 db.session, prov, request.headers, request.get_data(), utcnow())
-        except PaymentError as exc:
-            db.session.rollback()
+        except DomainError as exc:  # the provider's answer shape, not the app's
+            rollback()
             return jsonify(code="FAIL", message=exc.message), 400
         return jsonify(code="SUCCESS", credited=credited)
 
@@ -295,8 +297,8 @@ class ReconcileView(BaseView):
                     rows = payment.reconcile(
                         db.session, payment.read_statement(upload.read(), upload.filename),
                         utcnow(), current_user.id)
-                except PaymentError as exc:
-                    db.session.rollback()
+                except DomainError as exc:  # beside the field; nothing of the file is kept
+                    rollback()
                     form.file.errors = [exc.message]
         elif request.method == "POST" and request.form.get("what") == "manual" and manual.validate():
             order = db.session.execute(select(PaymentOrder).where(
@@ -309,8 +311,8 @@ class ReconcileView(BaseView):
                                             current_user.id)
                     flash(f"订单 {order.order_no} 已确认缴费", "success")
                     return redirect(url_for(".index"))
-                except PaymentError as exc:
-                    db.session.rollback()
+                except DomainError as exc:  # beside the field
+                    rollback()
                     manual.reference.errors = [exc.message]
         return self.render_template("training/reconcile.html", form=form, manual=manual, rows=rows)
 
@@ -443,29 +445,24 @@ class GradingView(BaseView):
         if request.method == "POST":
             answer = db.session.get(ExamAnswer, request.form.get("answer_id", type=int) or 0)
             if answer is None:
-                abort(404)
+                raise NotFound()
             try:
-                exam.grade_short(db.session, answer, int(request.form.get("points", "")),
-                                 current_user.id, utcnow())
-                db.session.commit()
+                try:
+                    points = int(request.form.get("points", ""))
+                except ValueError:
+                    raise ExamError("请输入整数分数") from None
+                exam.grade_short(db.session, answer, points, current_user.id, utcnow())
                 flash("已批阅", "success")
                 return redirect(url_for(".index"))
-            except (ExamError, ValueError) as exc:
-                db.session.rollback()
-                errors[answer.id] = getattr(exc, "message", "请输入整数分数")
+            except DomainError as exc:  # beside the answer's score field
+                rollback()
+                errors[answer.id] = exc.message
         waiting = db.session.execute(
             select(ExamAnswer).join(Question).join(ExamAttempt)
-            .where(Question.kind == "简答", ExamAnswer.points.is_(None),
-                   ExamAttempt.status == exam.PENDING)
+            .where(Question.kind == exam.SHORT, ExamAnswer.points.is_(None),
+                   ExamAttempt.status == AttemptStatus.PENDING)
             .order_by(ExamAttempt.submitted_at).limit(50)).scalars().all()
         return self.render_template("training/grading.html", waiting=waiting, errors=errors)
-
-
-def expert_is_admitted() -> bool:
-    """【继续教育】 shows in the menu once the application is approved."""
-    if not current_user.is_authenticated:
-        return False
-    return is_admitted(own_expert(db.session, current_user))
 
 
 def register(appbuilder) -> None:
