@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Boolean, func, inspect, select
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -23,24 +23,19 @@ from app.models import (
     Attachment,
     AvoidanceUnit,
     BankAccount,
-    Degree,
     Education,
-    EducationLevel,
     EvaluationExperience,
     Expert,
     Expertise,
     ExpertStatus,
-    PoliticalStatus,
-    Prefecture,
     Qualification,
-    Specialty,
     StoredFile,
-    Title,
-    TitleLevel,
     WorkExperience,
+    beijing_today,
     utcnow,
 )
-from app.services import validators as v
+from app.services.access import own_file
+from app.services.errors import Conflict, DomainError
 from app.services.expert_status import TransitionError, transition
 from app.services.experts import prepare_changed_expert
 
@@ -50,109 +45,104 @@ RENEWAL_LOCK_NOTE = (
     "所有专家完善所在地州、单位和申报专业信息时仍选择初次选聘入库时的地州、申报专业和所在单位；"
     "如需变更，待完成继续教育、考试后再在系统单独【异动申请】或【修改】")
 EDITABLE = {ExpertStatus.DRAFT.value, ExpertStatus.RETURNED.value}
+# An INTEGER column's largest value: a larger "id" names nothing (and PostgreSQL refuses it).
+_MAX_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
-class Field:
+class FieldRule:
+    """A field of the profile: its attribute on the record, the manual's word for it (in the
+    messages, the change records and the forms' labels) and whether 提交 needs it. What kind
+    of value it holds is the model's (a reference, a stored file, a yes/no, a date, text)."""
+
     name: str
     label: str
-    kind: str = "text"  # text, date, select, multi, bool, file, textarea
     required: bool = False
-    source: type | None = None  # reference table for selects
-    upload_kind: str | None = None
-    check: Callable[[str], Any] | None = None
 
 
 @dataclass(frozen=True)
 class Section:
+    """A repeating part of the profile (教育经历, ...): one row of ``model`` per entry."""
+
     name: str
     label: str
     model: type
-    fields: tuple[Field, ...]
+    fields: tuple[FieldRule, ...]
     min_rows: int = 0
 
 
+F = FieldRule
 BASIC = (
-    Field("name", "姓名", required=True),
-    Field("political_status", "政治面貌", "select", True, PoliticalStatus),
-    Field("prefecture", "所在市州", "select", True, Prefecture),
-    Field("address", "详细地址"),
-    Field("email", "本人电子邮箱", required=True, check=v.validate_email),
-    Field("phone", "本人手机号码", required=True, check=v.validate_phone),
-    Field("backup_phone", "本人备用手机号码", required=True, check=v.validate_phone),
-    Field("accepts_remote", "是否接受远程异地评标", "bool", True),
-    Field("emergency_expert", "是否愿意成为应急专家", "bool", True),
-    Field("photo_file", "一寸免冠照(近期照)", "file", True, upload_kind="photo"),
-    Field("id_front_file", "身份证人像面", "file", True, upload_kind="id_front"),
-    Field("id_back_file", "身份证国徽面", "file", True, upload_kind="id_back"),
-    Field("employer", "工作单位", required=True),
-    Field("main_specialty", "从事专业类别", "select", True, Specialty),
-    Field("extra_specialties", "其他专业类别", "multi", False, Specialty),
-    Field("title", "职称", "select", True, Title),
-    Field("title_cert_file", "职称证书文件", "file", True, upload_kind="title_certificate"),
+    F("name", "姓名", True),
+    F("political_status", "政治面貌", True),
+    F("prefecture", "所在市州", True),
+    F("address", "详细地址"),
+    F("email", "本人电子邮箱", True),
+    F("phone", "本人手机号码", True),
+    F("backup_phone", "本人备用手机号码", True),
+    F("accepts_remote", "是否接受远程异地评标", True),
+    F("emergency_expert", "是否愿意成为应急专家", True),
+    F("photo_file", "一寸免冠照(近期照)", True),
+    F("id_front_file", "身份证人像面", True),
+    F("id_back_file", "身份证国徽面", True),
+    # 专业技术 from here on (the profile's second tab)
+    F("employer", "工作单位", True),
+    F("main_specialty", "从事专业类别", True),
+    F("extra_specialties", "其他专业类别"),
+    F("title", "职称", True),
+    F("title_cert_file", "职称证书文件", True),
 )
+FIRST_PROFESSIONAL = "employer"
+BASIC_BY_NAME = {f.name: f for f in BASIC}
 # Shown, never posted: they come from the ID number and the account.
 FIXED = ("name", "id_number", "gender", "birth_date")
 RENEWAL_LOCKED = ("prefecture", "employer", "main_specialty")
 
 SECTIONS = (
     Section("educations", "教育经历", Education, (
-        Field("education_level", "学历", "select", True, EducationLevel),
-        Field("degree", "学位", "select", True, Degree),
-        Field("school", "毕业院校", required=True),
-        Field("major", "专业名称", required=True),
-        Field("start_date", "开始时间", "date", True),
-        Field("end_date", "结束时间", "date", True),
-        Field("proof_file", "学历证明文件", "file", True, upload_kind="education_proof"),
+        F("education_level", "学历", True), F("degree", "学位", True),
+        F("school", "毕业院校", True), F("major", "专业名称", True),
+        F("start_date", "开始时间", True), F("end_date", "结束时间", True),
+        F("proof_file", "学历证明文件", True),
     ), min_rows=1),
     Section("qualifications", "职称及资质", Qualification, (
-        Field("name", "职称/资质名称", required=True),
-        Field("title_level", "级别", "select", False, TitleLevel),
-        Field("is_registered", "注册执业资格", "bool"),
-        Field("certificate_no", "证书编号"),
-        Field("issue_date", "发证日期", "date"),
-        Field("file", "证书文件", "file", False, upload_kind="qualification"),
+        F("name", "职称/资质名称", True), F("title_level", "级别"),
+        F("is_registered", "注册执业资格"), F("certificate_no", "证书编号"),
+        F("issue_date", "发证日期"), F("file", "证书文件"),
     )),
     Section("work_experiences", "工作经历", WorkExperience, (
-        Field("start_date", "开始时间", "date", True),
-        Field("end_date", "结束时间", "date"),
-        Field("employer", "工作单位", required=True),
-        Field("position", "职务"),
-        Field("referee", "证明人"),
+        F("start_date", "开始时间", True), F("end_date", "结束时间"),
+        F("employer", "工作单位", True), F("position", "职务"), F("referee", "证明人"),
     ), min_rows=1),
     Section("evaluation_experiences", "评标实践经验", EvaluationExperience, (
-        Field("evaluated_on", "评标日期", "date"),
-        Field("project_name", "项目名称", required=True),
-        Field("tenderer", "招标人"),
-        Field("role", "担任角色"),
+        F("evaluated_on", "评标日期"), F("project_name", "项目名称", True),
+        F("tenderer", "招标人"), F("role", "担任角色"),
     )),
     Section("expertises", "业务技术专长", Expertise, (
-        Field("content", "业务技术专长", "textarea", True),
+        F("content", "业务技术专长", True),
     )),
     Section("avoidance_units", "回避单位", AvoidanceUnit, (
-        Field("name", "单位名称", required=True),
-        Field("credit_code", "统一社会信用代码", check=v.validate_credit_code),
-        Field("reason", "回避原因"),
+        F("name", "单位名称", True), F("credit_code", "统一社会信用代码"),
+        F("reason", "回避原因"),
     )),
     Section("bank_accounts", "账户信息", BankAccount, (
-        Field("bank_name", "开户银行", required=True),
-        Field("account_no", "银行账号", required=True),
-        Field("holder", "户名", required=True),
+        F("bank_name", "开户银行", True), F("account_no", "银行账号", True),
+        F("holder", "户名", True),
     )),
     Section("attachments", "附件", Attachment, (
-        Field("title", "附件名称", required=True),
-        Field("file", "文件", "file", True, upload_kind="attachment"),
+        F("title", "附件名称", True), F("file", "文件", True),
     )),
 )
 SECTION_BY_NAME = {s.name: s for s in SECTIONS}
+MAX_ROWS = 50
 
 
-class StepErrors(Exception):
-    """Errors keyed by input name ('b_email', 'educations-0-school', 'educations')."""
+class StepErrors(DomainError):
+    """A step refused: ``errors`` keyed by the field ('email', 'educations-0-school') or the
+    section ('educations'); the form comes back with each message beside its input."""
 
     def __init__(self, errors: dict[str, str]):
-        super().__init__(errors)
-        self.errors = errors
+        super().__init__("请按提示修改标红的项目", errors=errors)
 
 
 # ---------------------------------------------------------------- drafts
@@ -169,19 +159,33 @@ def _raw(value: Any) -> str:
     return str(value)
 
 
+def _rows(expert: Expert, section: Section) -> list[Any]:
+    rows = getattr(expert, section.name)
+    if section.name == "avoidance_units":  # the employer's row is kept by the record itself
+        rows = [r for r in rows if not r.is_employer]
+    return rows
+
+
 def form_from_record(expert: Expert) -> dict:
-    """The wizard's data as strings, taken from the saved record."""
-    basic = {f.name: _raw(getattr(expert, f.name)) for f in BASIC if f.kind != "multi"}
+    """The wizard's data as strings (what a draft keeps), taken from the saved record."""
+    basic = {f.name: _raw(getattr(expert, f.name)) for f in BASIC if f.name != "extra_specialties"}
     basic["extra_specialties"] = [str(s.id) for s in expert.extra_specialties]
-    sections = {}
-    for section in SECTIONS:
-        rows = getattr(expert, section.name)
-        if section.name == "avoidance_units":
-            rows = [r for r in rows if not r.is_employer]
-        sections[section.name] = [{f.name: _raw(getattr(r, f.name)) for f in section.fields}
-                                  for r in rows]
+    sections = {s.name: [{f.name: _raw(getattr(r, f.name)) for f in s.fields} for r in _rows(expert, s)]
+                for s in SECTIONS}
     return {"basic": basic, "sections": sections, "admission_type": expert.admission_type or "",
             "step": 1}
+
+
+def values_from_record(expert: Expert) -> dict:
+    """The saved record as the checks take it: references and files by id."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, list):
+            return [v.id for v in value]
+        return value.id if hasattr(value, "id") else value
+
+    return {"basic": {f.name: plain(getattr(expert, f.name)) for f in BASIC},
+            "sections": {s.name: [{f.name: plain(getattr(r, f.name)) for f in s.fields}
+                                  for r in _rows(expert, s)] for s in SECTIONS}}
 
 
 def load(session: Session, expert: Expert) -> dict:
@@ -196,29 +200,37 @@ def load(session: Session, expert: Expert) -> dict:
     return data
 
 
-def _is_file_id(raw: Any) -> bool:
-    """An id a row can have (a stored file's, a reference list's)."""
-    from app.fab_fixes import MAX_DB_INT
-
+def is_id(raw: Any) -> bool:
+    """An id a row can have (a stored file's, a reference list's): digits a column holds."""
+    if isinstance(raw, bool):
+        return False
+    if isinstance(raw, int):
+        return 0 < raw <= _MAX_ID
     return (isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= 10
-            and 0 < int(raw) <= MAX_DB_INT)
+            and 0 < int(raw) <= _MAX_ID)
+
+
+def _file_fields(model: type) -> set[str]:
+    return {r.key for r in inspect(model).relationships if r.mapper.class_ is StoredFile}
 
 
 def _drop_broken_file_ids(data: dict) -> None:
     """The pages link every kept upload by its id: a draft saved with something else in a
     file field (letters, an id no column holds) has it emptied, so its page renders."""
     basic = data.get("basic", {})
-    for f in BASIC:
-        if f.kind == "file" and basic.get(f.name) and not _is_file_id(basic[f.name]):
-            basic[f.name] = ""
+    for name in _file_fields(Expert) & BASIC_BY_NAME.keys():
+        if basic.get(name) and not is_id(basic[name]):
+            basic[name] = ""
     for section in SECTIONS:
+        files = _file_fields(section.model)
         for row in data["sections"].get(section.name) or []:
-            for f in section.fields:
-                if f.kind == "file" and row.get(f.name) and not _is_file_id(row[f.name]):
-                    row[f.name] = ""
+            for name in files:
+                if row.get(name) and not is_id(row[name]):
+                    row[name] = ""
 
 
 def save_draft(session: Session, expert: Expert, data: dict) -> None:
+    """暂存: what was typed, valid or not, as it was typed."""
     draft = session.get(ApplicationDraft, expert.id)
     payload = json.dumps(data, ensure_ascii=False)
     if draft is None:
@@ -226,6 +238,7 @@ def save_draft(session: Session, expert: Expert, data: dict) -> None:
     else:
         draft.data = payload
         draft.updated_at = utcnow()
+    session.flush()
 
 
 def default_admission_type(expert: Expert) -> str:
@@ -243,105 +256,115 @@ def can_edit(expert: Expert) -> bool:
     return expert.status in EDITABLE
 
 
+def locked_for(data: dict) -> tuple[str, ...]:
+    """Fields step 1 neither reads nor changes: 续聘 keeps the first appointment's."""
+    return RENEWAL_LOCKED if is_renewal(data) else ()
+
+
+def add_row(data: dict, section_name: str) -> None:
+    """添加 a row to a section of the draft (at most MAX_ROWS)."""
+    rows = data["sections"].setdefault(section_name, [])
+    if section_name in SECTION_BY_NAME and len(rows) < MAX_ROWS:
+        rows.append({f.name: "" for f in SECTION_BY_NAME[section_name].fields})
+
+
+def remove_row(data: dict, section_name: str, index: int) -> None:
+    rows = data["sections"].get(section_name, [])
+    if 0 <= index < len(rows):
+        rows.pop(index)
+
+
 # ---------------------------------------------------------------- step 1
 
-def _lookup(session: Session, model: type, raw: str):
-    # what a draft keeps is as typed: letters or an id no column holds find nothing
-    if not _is_file_id(raw if isinstance(raw, str) else str(raw)):
-        return None
-    return session.get(model, int(raw))
-
-
-def _parse_date(raw: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(raw.strip())
-    except ValueError:
-        raise v.ValidationError("日期格式应为 年-月-日，如 2001-03-01") from None
-
-
-def _file_for(session: Session, raw: str, owner_id: int) -> StoredFile | None:
-    stored = _lookup(session, StoredFile, raw)
-    # only the expert's own uploads can be attached to their application
-    return stored if stored is not None and stored.owner_id == owner_id else None
-
-
-def _clean_field(session: Session, f: Field, raw: Any, owner_id: int) -> Any:
-    """The value for the record, or ValidationError with the message for the field."""
-    if f.kind == "multi":
-        return [s for s in (_lookup(session, f.source, r) for r in (raw or [])) if s is not None]
-    raw = (raw or "").strip() if isinstance(raw, str) else raw
-    if raw in ("", None):
-        if f.required:
-            verb = "请上传" if f.kind == "file" else ("请选择" if f.kind in ("select", "bool") else "请填写")
-            raise v.ValidationError(f"{verb}{f.label}")
-        return False if f.kind == "bool" and not f.required else None
-    if f.kind == "select":
-        obj = _lookup(session, f.source, raw)
-        if obj is None:
-            raise v.ValidationError(f"请选择有效的{f.label}")
-        return obj
-    if f.kind == "file":
-        stored = _file_for(session, raw, owner_id)
+def _clean_value(session: Session, model: type, rule: FieldRule, value: Any, owner_id: int) -> Any:
+    """The value for the record: references and files by id become their rows (a file must
+    be the expert's own upload). Raises ValidationError-like StepErrors messages."""
+    mapper = inspect(model)
+    relation = mapper.relationships.get(rule.name)
+    empty = value is None or value == "" or value == []
+    if relation is not None and relation.mapper.class_ is StoredFile:
+        if empty:
+            if rule.required:
+                raise _Missing(f"请上传{rule.label}")
+            return None
+        stored = own_file(session, value, owner_id) if is_id(value) else None
         if stored is None:
-            raise v.ValidationError(f"请重新上传{f.label}")
+            raise _Missing(f"请重新上传{rule.label}")
         return stored
-    if f.kind == "bool":
-        if raw not in ("0", "1"):
-            raise v.ValidationError(f"请选择{f.label}")
-        return raw == "1"
-    if f.kind == "date":
-        day = _parse_date(raw)
-        if day > dt.date.today():
-            raise v.ValidationError(f"{f.label}不能晚于今天")
-        return day
-    if f.check:
-        return f.check(raw)
-    if len(raw) > 200:
-        raise v.ValidationError(f"{f.label}过长")
-    return raw
+    if relation is not None and relation.uselist:
+        target = relation.mapper.class_
+        return [row for row in (session.get(target, int(i)) for i in (value or []) if is_id(i))
+                if row is not None]
+    if relation is not None:
+        if empty:
+            if rule.required:
+                raise _Missing(f"请选择{rule.label}")
+            return None
+        row = session.get(relation.mapper.class_, int(value)) if is_id(value) else None
+        if row is None:
+            raise _Missing(f"请选择有效的{rule.label}")
+        return row
+    is_bool = isinstance(mapper.columns[rule.name].type, Boolean)
+    if empty:
+        if rule.required:
+            raise _Missing(f"请选择{rule.label}" if is_bool else f"请填写{rule.label}")
+        return False if is_bool else None
+    return value
 
 
-def check_step1(session: Session, expert: Expert, data: dict,
-                skip: Collection[str] = ()) -> dict:
-    """Clean values of step 1, or StepErrors with a message for each bad input. Fields and
-    sections named in ``skip`` (or locked for 续聘) are neither checked nor returned."""
+class _Missing(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def check_step1(session: Session, expert: Expert, values: dict,
+                skip: Collection[str] = (), invalid: Collection[str] = ()) -> dict:
+    """Clean values of step 1 (or 【修改】), or StepErrors with a message for each bad field.
+
+    ``values`` are plain: text, dates, booleans, ids of references and of uploads (the
+    forms have checked their formats). Fields and sections named in ``skip`` (or locked for
+    续聘) are neither checked nor returned; ``invalid`` ones already have a message."""
     errors: dict[str, str] = {}
     clean: dict[str, Any] = {"basic": {}, "sections": {}}
-    skip = set(skip) | set(RENEWAL_LOCKED if is_renewal(data) else ())
+    skip = set(skip) | set(locked_for(values))
     owner = expert.user_id
-    for f in BASIC:
-        if f.name == "name" or f.name in skip:
+    basic = values.get("basic", {})
+    for rule in BASIC:
+        if rule.name in FIXED or rule.name in skip or rule.name in invalid:
             continue
         try:
-            clean["basic"][f.name] = _clean_field(session, f, data["basic"].get(f.name), owner)
-        except v.ValidationError as exc:
-            errors[f"b_{f.name}"] = exc.message
+            clean["basic"][rule.name] = _clean_value(session, Expert, rule, basic.get(rule.name),
+                                                     owner)
+        except _Missing as exc:
+            errors[rule.name] = exc.message
     phone = clean["basic"].get("phone")
     if phone:
         taken = session.execute(
             select(Expert.id).where(Expert.phone == phone, Expert.id != expert.id)).first()
         if taken:
-            errors["b_phone"] = "该手机号码已被其他专家使用"
+            errors["phone"] = "该手机号码已被其他专家使用"
     for section in SECTIONS:
         if section.name in skip:
             continue
-        rows = data["sections"].get(section.name, [])
+        rows = values.get("sections", {}).get(section.name, [])
         clean_rows = []
         for i, row in enumerate(rows):
             clean_row = {}
-            for f in section.fields:
+            for rule in section.fields:
+                key = f"{section.name}-{i}-{rule.name}"
+                if key in invalid:
+                    continue
                 try:
-                    clean_row[f.name] = _clean_field(session, f, row.get(f.name), owner)
-                except v.ValidationError as exc:
-                    errors[f"{section.name}-{i}-{f.name}"] = exc.message
-            if "start_date" in clean_row and clean_row.get("end_date") and clean_row.get("start_date"):
-                if clean_row["start_date"] > clean_row["end_date"]:
-                    errors[f"{section.name}-{i}-end_date"] = "开始时间不能晚于结束时间"
+                    clean_row[rule.name] = _clean_value(session, section.model, rule,
+                                                        row.get(rule.name), owner)
+                except _Missing as exc:
+                    errors[key] = exc.message
             clean_rows.append(clean_row)
         if len(rows) < section.min_rows:
             errors[section.name] = f"请至少填写一条{section.label}"
         clean["sections"][section.name] = clean_rows
-    if errors:
+    if errors or invalid:
         raise StepErrors(errors)
     return clean
 
@@ -352,20 +375,19 @@ def apply_step1(session: Session, expert: Expert, clean: dict) -> None:
     for section in SECTIONS:
         if section.name not in clean["sections"]:
             continue
-        rows = clean["sections"][section.name]
         current = getattr(expert, section.name)
         keep = [r for r in current if section.name == "avoidance_units" and r.is_employer]
-        current[:] = keep + [section.model(**row) for row in rows]
+        current[:] = keep + [section.model(**row) for row in clean["sections"][section.name]]
     prepare_changed_expert(expert)
+    session.flush()
 
 
 # ---------------------------------------------------------------- steps 2 to 4
 
-def check_step2(data: dict) -> str:
-    value = data.get("admission_type", "")
-    if value not in {t.value for t in AdmissionType}:
+def check_step2(admission_type: str | None) -> str:
+    if admission_type not in {t.value for t in AdmissionType}:
         raise StepErrors({"admission_type": "请选择入库类型"})
-    return value
+    return admission_type
 
 
 def apply_step2(expert: Expert, admission_type: str) -> None:
@@ -390,11 +412,10 @@ def attach_signed_form(expert: Expert, stored: StoredFile) -> None:
 
 def missing_for_submission(session: Session, expert: Expert) -> list[str]:
     """What still stops 提交审核, each named as the expert will find it."""
-    data = form_from_record(expert)
-    data["admission_type"] = expert.admission_type or ""
+    values = {**values_from_record(expert), "admission_type": expert.admission_type or ""}
     missing = []
     try:
-        check_step1(session, expert, data)
+        check_step1(session, expert, values)
     except StepErrors as exc:
         missing.append(f"{STEPS[0]}：尚有{len(exc.errors)}处未填写或不正确")
     if not expert.admission_type:
@@ -432,7 +453,7 @@ class Flag:
 
 def work_years(expert: Expert, today: dt.date | None = None) -> float:
     """Years covered by 工作经历, overlaps counted once."""
-    today = today or dt.date.today()
+    today = today or beijing_today()
     spans = sorted((w.start_date, w.end_date or today) for w in expert.work_experiences
                    if w.start_date)
     total, cur_start, cur_end = 0, None, None
@@ -450,7 +471,7 @@ def work_years(expert: Expert, today: dt.date | None = None) -> float:
 
 def rule_flags(expert: Expert, settings: RuleSettings, on: dt.date | None = None) -> list[Flag]:
     """The admission rules, shown to the reviewer as flags: nothing is blocked silently."""
-    on = on or (expert.submitted_at.date() if expert.submitted_at else dt.date.today())
+    on = on or (expert.submitted_at.date() if expert.submitted_at else beijing_today())
     age = expert.age(on)
     flags = [Flag("年龄", age is not None and age <= settings.max_age,
                   f"申请时{age}岁（上限{settings.max_age}岁）" if age is not None else "出生年月未知")]
@@ -465,8 +486,11 @@ def rule_flags(expert: Expert, settings: RuleSettings, on: dt.date | None = None
     return flags
 
 
-class StaleVersion(Exception):
-    message = "申请人在您打开页面后修改了申请，请刷新页面查看最新内容后再审核（您填写的意见已保留）"
+class StaleVersion(Conflict):
+    """The reviewer saw an older version than the one stored (409)."""
+
+    def __init__(self) -> None:
+        super().__init__("申请人在您打开页面后修改了申请，请刷新页面查看最新内容后再审核（您填写的意见已保留）")
 
 
 def next_expert_no(session: Session, year: int) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.models import Expert, ExpertStatus, ReviewRecord, utcnow
+from app.services.errors import DomainError
 
 S = ExpertStatus
 
@@ -36,10 +37,8 @@ TRANSITIONS: dict[str, Transition] = {
 ACTOR_ROLES = {"expert": {"expert"}, "reviewer": {"reviewer", "admin"}, "admin": {"admin"}}
 
 
-class TransitionError(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class TransitionError(DomainError):
+    """A move the state machine refuses (400: flashed, back to the page)."""
 
 
 def is_admitted(expert: Expert | None) -> bool:

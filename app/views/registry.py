@@ -57,6 +57,7 @@ from app.services.validators import (
     validate_name,
     validate_phone,
 )
+from app.views._experts import EXPERT_LABELS, EXPERT_LIST_LOADS
 from app.views.base import (
     ExpertScreen,
     FieldCheck,
@@ -69,36 +70,6 @@ from app.views.base import (
 from app.views.fastlist import CountCachingInterface
 from app.views.widgets import BeijingTimesMixin
 
-EXPERT_LABELS = {
-    "application_no": "申请专家编号",
-    "expert_no": "专家编号",
-    "name": "姓名",
-    "gender": "性别",
-    "birth_date": "出生年月",
-    "id_number": "身份证号",
-    "id_number_masked": "身份证号",
-    "political_status": "政治面貌",
-    "prefecture": "所在市州",
-    "address": "详细地址",
-    "email": "本人电子邮箱",
-    "phone": "本人手机号码",
-    "phone_masked": "本人手机号码",
-    "backup_phone": "本人备用手机号码",
-    "backup_phone_masked": "本人备用手机号码",
-    "accepts_remote": "是否接受远程异地评标",
-    "emergency_expert": "是否愿意成为应急专家",
-    "admission_type": "入库类型",
-    "admission_batch": "入库批次",
-    "employer": "工作单位",
-    "main_specialty": "从事专业类别",
-    "extra_specialties": "其他专业类别",
-    "title": "职称",
-    "status": "状态",
-    "account": "账号",
-    "created_on": "创建时间",
-    "changed_on": "更新时间",
-    "version": "版本",
-}
 DATE_LABELS = {"start_date": "开始时间", "end_date": "结束时间"}
 
 
@@ -285,12 +256,6 @@ EXPERT_TABS = [
 ]
 
 
-# The relations the expert lists show: one query each per page, not one per row.
-EXPERT_LIST_LOADS = (
-    selectinload(Expert.prefecture),
-    selectinload(Expert.main_specialty).selectinload(Specialty.parent),
-    selectinload(Expert.title),
-)
 
 
 class ExpertAdminView(BeijingTimesMixin, StaffModelView):
