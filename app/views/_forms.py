@@ -213,10 +213,6 @@ def _label(name: str) -> str:
     return BASIC_BY_NAME[name].label
 
 
-def _row_label(section: str, name: str) -> str:
-    return next(f.label for f in SECTION_BY_NAME[section].fields if f.name == name)
-
-
 # ---------------------------------------------------------------- the profile's forms
 
 class BasicForm(Form):
@@ -240,86 +236,86 @@ class BasicForm(Form):
     title_cert_file = Upload(_label("title_cert_file"), upload_kind="title_certificate")
 
 
-def _rl(name: str):
-    def label(field: str) -> str:
-        return _row_label(name, field)
-    return label
+def _labels_of(section: str) -> dict[str, str]:
+    """A section's words (the service's rules), for its row form's labels."""
+    return {f.name: f.label for f in SECTION_BY_NAME[section].fields}
 
 
-L = _rl("educations")
+# Each row form lists its fields in the order of the service's section (the table's headers).
+L = _labels_of("educations")
 
 
 class EducationRow(Form):
-    education_level = RefSelect(L("education_level"), source=EducationLevel)
-    degree = RefSelect(L("degree"), source=Degree)
-    school = TextInput(L("school"))
-    major = TextInput(L("major"))
-    start_date = DateInput(L("start_date"))
-    end_date = DateInput(L("end_date"), [NotBefore()])
-    proof_file = Upload(L("proof_file"), upload_kind="education_proof")
+    education_level = RefSelect(L["education_level"], source=EducationLevel)
+    degree = RefSelect(L["degree"], source=Degree)
+    school = TextInput(L["school"])
+    major = TextInput(L["major"])
+    start_date = DateInput(L["start_date"])
+    end_date = DateInput(L["end_date"], [NotBefore()])
+    proof_file = Upload(L["proof_file"], upload_kind="education_proof")
 
 
-L = _rl("qualifications")
+L = _labels_of("qualifications")
 
 
 class QualificationRow(Form):
-    name = TextInput(L("name"))
-    title_level = RefSelect(L("title_level"), source=TitleLevel)
-    is_registered = YesNo(L("is_registered"))
-    certificate_no = TextInput(L("certificate_no"))
-    issue_date = DateInput(L("issue_date"))
-    file = Upload(L("file"), upload_kind="qualification")
+    name = TextInput(L["name"])
+    title_level = RefSelect(L["title_level"], source=TitleLevel)
+    is_registered = YesNo(L["is_registered"])
+    certificate_no = TextInput(L["certificate_no"])
+    issue_date = DateInput(L["issue_date"])
+    file = Upload(L["file"], upload_kind="qualification")
 
 
-L = _rl("work_experiences")
+L = _labels_of("work_experiences")
 
 
 class WorkRow(Form):
-    start_date = DateInput(L("start_date"))
-    end_date = DateInput(L("end_date"), [NotBefore()])
-    employer = TextInput(L("employer"))
-    position = TextInput(L("position"))
-    referee = TextInput(L("referee"))
+    start_date = DateInput(L["start_date"])
+    end_date = DateInput(L["end_date"], [NotBefore()])
+    employer = TextInput(L["employer"])
+    position = TextInput(L["position"])
+    referee = TextInput(L["referee"])
 
 
-L = _rl("evaluation_experiences")
+L = _labels_of("evaluation_experiences")
 
 
 class EvaluationRow(Form):
-    evaluated_on = DateInput(L("evaluated_on"))
-    project_name = TextInput(L("project_name"))
-    tenderer = TextInput(L("tenderer"))
-    role = TextInput(L("role"))
+    evaluated_on = DateInput(L["evaluated_on"])
+    project_name = TextInput(L["project_name"])
+    tenderer = TextInput(L["tenderer"])
+    role = TextInput(L["role"])
 
 
 class ExpertiseRow(Form):
-    content = LongText(_row_label("expertises", "content"), [MaxText()])
+    content = LongText(_labels_of("expertises")["content"], [MaxText()])
 
 
-L = _rl("avoidance_units")
+L = _labels_of("avoidance_units")
 
 
 class AvoidanceRow(Form):
-    name = TextInput(L("name"))
-    credit_code = CheckedText(L("credit_code"), [optional_check(v.validate_credit_code)])
-    reason = TextInput(L("reason"))
+    name = TextInput(L["name"])
+    credit_code = CheckedText(L["credit_code"], [optional_check(v.validate_credit_code)])
+    reason = TextInput(L["reason"])
 
 
-L = _rl("bank_accounts")
+L = _labels_of("bank_accounts")
 
 
 class BankRow(Form):
-    bank_name = TextInput(L("bank_name"))
-    account_no = TextInput(L("account_no"))
-    holder = TextInput(L("holder"))
+    bank_name = TextInput(L["bank_name"])
+    account_no = TextInput(L["account_no"])
+    holder = TextInput(L["holder"])
 
 
-L = _rl("attachments")
+L = _labels_of("attachments")
 
 
 class AttachmentRow(Form):
-    title = TextInput(L("title"))
-    file = Upload(L("file"), upload_kind="attachment")
+    title = TextInput(L["title"])
+    file = Upload(L["file"], upload_kind="attachment")
 
 
 del L
@@ -335,6 +331,8 @@ class ProfileForm(FlaskForm):
 
     class Meta:
         csrf = False
+
+    first_professional = app_service.FIRST_PROFESSIONAL  # where the page's 专业水平 starts
 
     b = FormField(BasicForm, separator="_")
     educations = _rows(EducationRow)
