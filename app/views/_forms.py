@@ -11,6 +11,7 @@ kept upload's id and the file input.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask_wtf import FlaskForm
@@ -45,7 +46,6 @@ from app.services import application as app_service
 from app.services import validators as v
 from app.services.application import BASIC_BY_NAME, SECTION_BY_NAME, SECTIONS
 from app.services.uploads import UploadRejected
-from app.views.base import FieldCheck
 from app.views.files import save_upload
 
 MAX_TEXT = 200
@@ -106,9 +106,23 @@ class MaxText:
             raise WTFValidationError(f"{field.label.text}过长")
 
 
-def optional_check(check) -> FieldCheck:
-    """One of the validators (e-mail, phone, credit code); empty is for the rules to judge."""
-    return FieldCheck(check, required=False)
+class Checked:
+    """One of the validators (e-mail, phone, credit code) on a field: the normalised value
+    replaces the typed one, or its Chinese message is shown beside the field. Empty (or
+    blank) is left to the rules, which say whether the field is needed."""
+
+    def __init__(self, check: Callable[[str], Any]):
+        self.check = check
+
+    def __call__(self, form, field) -> None:
+        text = (field.data or "").strip()
+        if not text:
+            field.data = None
+            raise StopValidation()
+        try:
+            field.data = self.check(text)
+        except v.ValidationError as exc:
+            raise StopValidation(exc.message) from None
 
 
 # ---------------------------------------------------------------- fields
@@ -221,9 +235,9 @@ class BasicForm(Form):
     political_status = RefSelect(_label("political_status"), source=PoliticalStatus)
     prefecture = RefSelect(_label("prefecture"), source=Prefecture)
     address = TextInput(_label("address"))
-    email = CheckedText(_label("email"), [optional_check(v.validate_email)])
-    phone = CheckedText(_label("phone"), [optional_check(v.validate_phone)])
-    backup_phone = CheckedText(_label("backup_phone"), [optional_check(v.validate_phone)])
+    email = CheckedText(_label("email"), [Checked(v.validate_email)])
+    phone = CheckedText(_label("phone"), [Checked(v.validate_phone)])
+    backup_phone = CheckedText(_label("backup_phone"), [Checked(v.validate_phone)])
     accepts_remote = YesNo(_label("accepts_remote"))
     emergency_expert = YesNo(_label("emergency_expert"))
     photo_file = Upload(_label("photo_file"), upload_kind="photo")
@@ -297,7 +311,7 @@ L = _labels_of("avoidance_units")
 
 class AvoidanceRow(Form):
     name = TextInput(L["name"])
-    credit_code = CheckedText(L["credit_code"], [optional_check(v.validate_credit_code)])
+    credit_code = CheckedText(L["credit_code"], [Checked(v.validate_credit_code)])
     reason = TextInput(L["reason"])
 
 
