@@ -214,9 +214,9 @@ class Upload(Field):
         """The upload id kept in the draft: the posted one when it can be an id (or empty:
         removed), else what was kept before. The page links the kept id, so a draft never
         keeps letters; whose file it is, is checked with the step (请重新上传...)."""
-        if not self.raw_data:
-            return before
-        posted = (self.raw_data[0] or "").strip()
+        if not self.raw_data or not isinstance(self.raw_data[0], str):
+            return before  # not posted (or a file sent under the id's name)
+        posted = self.raw_data[0].strip()
         if not posted:
             return ""
         file_id = db_int(posted)
