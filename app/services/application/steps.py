@@ -23,29 +23,25 @@ from app.services.application.rules import (
 )
 from app.services.expert_status import TransitionError, transition
 from app.services.experts import prepare_changed_expert
+from app.services.validators import ValidationError
 
 # ---------------------------------------------------------------- step 1
 
-class _Missing(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
 def _clean_value(session: Session, model: type, rule: FieldRule, value: Any, owner_id: int) -> Any:
     """The value for the record: references and files by id become their rows (a file must
-    be the expert's own upload). Raises ValidationError-like StepErrors messages."""
+    be the expert's own upload); ValidationError with the field's message when it is
+    missing (and needed) or names nothing the expert may use."""
     mapper = inspect(model)
     relation = mapper.relationships.get(rule.name)
     empty = value is None or value == "" or value == []
     if relation is not None and relation.mapper.class_ is StoredFile:
         if empty:
             if rule.required:
-                raise _Missing(f"请上传{rule.label}")
+                raise ValidationError(f"请上传{rule.label}")
             return None
         stored = own_file(session, value, owner_id) if is_id(value) else None
         if stored is None:
-            raise _Missing(f"请重新上传{rule.label}")
+            raise ValidationError(f"请重新上传{rule.label}")
         return stored
     if relation is not None and relation.uselist:
         target = relation.mapper.class_
@@ -54,16 +50,16 @@ def _clean_value(session: Session, model: type, rule: FieldRule, value: Any, own
     if relation is not None:
         if empty:
             if rule.required:
-                raise _Missing(f"请选择{rule.label}")
+                raise ValidationError(f"请选择{rule.label}")
             return None
         row = session.get(relation.mapper.class_, int(value)) if is_id(value) else None
         if row is None:
-            raise _Missing(f"请选择有效的{rule.label}")
+            raise ValidationError(f"请选择有效的{rule.label}")
         return row
     is_bool = isinstance(mapper.columns[rule.name].type, Boolean)
     if empty:
         if rule.required:
-            raise _Missing(f"请选择{rule.label}" if is_bool else f"请填写{rule.label}")
+            raise ValidationError(f"请选择{rule.label}" if is_bool else f"请填写{rule.label}")
         return False if is_bool else None
     return value
 
@@ -86,7 +82,7 @@ def check_step1(session: Session, expert: Expert, values: dict,
         try:
             clean["basic"][rule.name] = _clean_value(session, Expert, rule, basic.get(rule.name),
                                                      owner)
-        except _Missing as exc:
+        except ValidationError as exc:
             errors[rule.name] = exc.message
     phone = clean["basic"].get("phone")
     if phone:
@@ -108,7 +104,7 @@ def check_step1(session: Session, expert: Expert, values: dict,
                 try:
                     clean_row[rule.name] = _clean_value(session, section.model, rule,
                                                         row.get(rule.name), owner)
-                except _Missing as exc:
+                except ValidationError as exc:
                     errors[key] = exc.message
             clean_rows.append(clean_row)
         if len(rows) < section.min_rows:
