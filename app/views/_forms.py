@@ -546,3 +546,36 @@ def change_rows(data: dict, action: str) -> str | None:
     elif parts[0] == "remove" and len(parts) == 3 and parts[2].isascii() and parts[2].isdigit():
         app_service.remove_row(data, parts[1], int(parts[2]))
     return parts[1]
+
+
+# ---------------------------------------------------------------- the review's opinions
+
+BASIC_OPINION = ("basic", "基本信息")
+
+
+class ReviewForm(FlaskForm):
+    """通过 / 退回 an application: the opinion, one optional opinion per part of the profile
+    (``opinion-basic``, ``opinion-educations``, ...: the same sections as the wizard's) and
+    the version the reviewer saw. CSRF: CSRFProtect, as for the profile's form."""
+
+    class Meta:
+        csrf = False
+
+    action = StringField()
+    version = StringField()
+    opinion = TextAreaField()
+
+    def section_opinions(self) -> dict[str, str]:
+        """The per-part opinions by the part's label (the order the 退回 message lists them)."""
+        parts = [(s.name, s.label) for s in SECTIONS] + [BASIC_OPINION]
+        return {label: self[f"opinion_{name}"].data or "" for name, label in parts}
+
+    def typed(self) -> dict[str, str]:
+        """What the reviewer typed, by input name, for the page shown again."""
+        return {"opinion": self.opinion.data or "",
+                **{field.name: field.data or "" for field in self
+                   if field.name.startswith("opinion-")}}
+
+
+for _name, _label_text in [BASIC_OPINION] + [(s.name, s.label) for s in SECTIONS]:
+    setattr(ReviewForm, f"opinion_{_name}", StringField(_label_text, name=f"opinion-{_name}"))
