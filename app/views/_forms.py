@@ -468,8 +468,8 @@ def _store_upload(field: Upload, slot: dict, key: str, owner_id: int,
 
 
 def store_single_upload(name: str, kind: str, owner_id: int, files) -> Any:
-    """One upload outside the profile (step 3's signed form): the stored file, None when
-    nothing was sent; UploadRejected on refusal."""
+    """One upload outside the profile (step 3's signed form, 异动申请's attachment): the
+    stored file, None when nothing was sent; UploadRejected on refusal."""
     upload = files.get(f"{name}__upload")
     if upload is None or not upload.filename:
         return None

@@ -36,10 +36,11 @@ class ApplicationView(ExpertScreen):
     class_permission_name = "Application"
     default_view = "start"
 
-    def _render(self, expert: Expert, step: int, data: dict, errors: dict[str, str] | None = None):
+    def _render(self, expert: Expert, step: int, data: dict, errors: dict[str, str] | None = None,
+                options: dict | None = None):
         return self.render_template(
             "application/wizard.html", expert=expert, step=step, steps=STEPS, data=data,
-            errors=errors or {}, form=profile_form(data) if step == 1 else None,
+            errors=errors or {}, form=profile_form(data, options) if step == 1 else None,
             admission_types=[t.value for t in AdmissionType],
             renewal=app_service.is_renewal(data), locked=app_service.RENEWAL_LOCKED,
             renewal_note=app_service.RENEWAL_NOTE, lock_note=app_service.RENEWAL_LOCK_NOTE,
@@ -89,14 +90,14 @@ class ApplicationView(ExpertScreen):
         if action.startswith(("add:", "remove:")) and number == 1:
             anchor = change_rows(data, action)
             app_service.save_draft(db.session, expert, data)
-            return self._render(expert, number, data, errors) if errors else redirect(
+            return self._render(expert, number, data, errors, options) if errors else redirect(
                 url_for(".step", number=1, _anchor=f"section-{anchor}"))
         if action == "prev":
             return redirect(url_for(".step", number=max(1, number - 1)))
         if action == "save":
             if not errors:
                 flash("已暂存", "success")
-            return self._render(expert, number, data, errors)
+            return self._render(expert, number, data, errors, options or None)
         if action == "submit" and number == 4:
             app_service.submit(db.session, expert, current_user.id)  # refused: flashed, back
             flash("已提交审核，请等待审核结果", "success")
@@ -104,7 +105,7 @@ class ApplicationView(ExpertScreen):
         # 下一步: check this step; when valid, write it to the record. Refused, the page comes
         # back with the messages, and the request still keeps the draft and the uploads.
         if errors:
-            return self._render(expert, number, data, errors)
+            return self._render(expert, number, data, errors, options or None)
         try:
             if number == 1:
                 values, form_errors = check_profile(data, set(app_service.locked_for(data)),
@@ -120,7 +121,7 @@ class ApplicationView(ExpertScreen):
             elif number == 3:
                 app_service.check_step3(expert)
         except StepErrors as exc:
-            return self._render(expert, number, data, exc.errors)
+            return self._render(expert, number, data, exc.errors, options or None)
         return redirect(url_for(".step", number=min(4, number + 1)))
 
     @expose("/form.pdf")
