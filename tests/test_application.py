@@ -437,3 +437,38 @@ def test_continuing_education_menu_only_after_admission(app, make_expert):
     # the manual's path: 【继续教育】→【培训考试】→【我的培训】
     html = admitted.get("/expert/").get_data(True)
     assert re.search(r'dropdown-header">培训考试</li>\s*<li>\s*<a[^>]*href="/training/"', html)
+
+
+def test_the_forms_list_the_rules_fields_in_their_order(app):
+    """The wizard's table headers come from the service's sections and its cells from the
+    row forms: both list the same fields, in the same order."""
+    from app.services.application import BASIC, SECTIONS
+    from app.views._forms import profile_form
+
+    with app.test_request_context():
+        form = profile_form({"basic": {}, "sections": {s.name: [{}] for s in SECTIONS}}, {})
+        assert [f.short_name for f in form.basic_fields()] == [
+            f.name for f in BASIC if f.name != "name"]
+        for section, rows in form.sections():
+            assert [f.short_name for f in rows[0].form] == [f.name for f in section.fields]
+            assert [f.name for f in rows[0].form][0].startswith(f"{section.name}-0-")
+
+
+def test_date_adapters_use_the_validators_rules(app):
+    """Step 1's dates: format, not after today (Beijing's), start not after end."""
+    import datetime as dt
+
+    from app.models import beijing_today
+    from app.views._forms import check_profile
+
+    tomorrow = (beijing_today() + dt.timedelta(days=1)).isoformat()
+    data = {"basic": {}, "sections": {"work_experiences": [
+        {"start_date": "2005-01-01", "end_date": "2001-01-01"},
+        {"start_date": "2001-3-x"},
+        {"start_date": tomorrow}]}}
+    with app.test_request_context():
+        values, errors = check_profile(data, set(), {})
+    assert errors["work_experiences-0-end_date"] == "开始时间不能晚于结束时间"
+    assert errors["work_experiences-1-start_date"] == "日期格式应为 年-月-日，如 2001-03-01"
+    assert errors["work_experiences-2-start_date"] == "开始时间不能晚于今天"
+    assert values["sections"]["work_experiences"][0]["start_date"] == dt.date(2005, 1, 1)

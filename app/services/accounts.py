@@ -1,12 +1,28 @@
 """Account rules: pinyin account names, the default password, the password policy."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
+from typing import Any
 
+from flask import current_app
 from pypinyin import Style, lazy_pinyin
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.services.validators import ValidationError, normalize_id_number
+from app.extensions import db
+from app.models import AppUser, ChangeStatus, Expert, ProfileChange, StoredFile, utcnow
+from app.services.access import own_expert, own_file
+from app.services.change_requests import shown
+from app.services.errors import DomainError
+from app.services.validators import (
+    ValidationError,
+    normalize_id_number,
+    validate_email,
+    validate_phone,
+)
 
 PASSWORD_MIN_LENGTH = 8
 
@@ -53,18 +69,15 @@ def check_new_password(
         raise ValidationError("新密码不能包含手机号码")
 
 
-class FieldErrors(Exception):
-    """Errors keyed by form field name, each shown beside its field."""
+class FieldErrors(DomainError):
+    """Errors keyed by form field name, each shown beside its field (the form comes back)."""
 
     def __init__(self, errors: dict[str, str]):
-        super().__init__(errors)
-        self.errors = errors
+        super().__init__(next(iter(errors.values()), "请按提示修改"), errors=errors)
 
 
 def hash_password(password: str) -> str:
-    from flask import current_app
-    from werkzeug.security import generate_password_hash
-
+    # the hash settings are FAB's, so staff and experts hash alike
     return generate_password_hash(
         password,
         method=current_app.config.get("FAB_PASSWORD_HASH_METHOD", "scrypt"),
@@ -72,15 +85,8 @@ def hash_password(password: str) -> str:
     )
 
 
-def change_password(user, current_password: str, new_password: str, confirm: str) -> None:
+def change_password(user: AppUser, current_password: str, new_password: str, confirm: str) -> None:
     """修改密码: needs the current password; the new one must meet the policy."""
-    import datetime as dt
-
-    from werkzeug.security import check_password_hash
-
-    from app.extensions import db
-    from app.services.access import own_expert
-
     errors: dict[str, str] = {}
     if not current_password or not user.password or not check_password_hash(
         user.password, current_password
@@ -107,15 +113,11 @@ def change_password(user, current_password: str, new_password: str, confirm: str
     user.password_changed_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def update_basic_profile(session, user, *, phone: str, email: str, avatar=None) -> dict[str, tuple]:
+def update_basic_profile(session: Session, user: AppUser, *, phone: str, email: str,
+                         avatar: StoredFile | None = None) -> dict[str, tuple[Any, Any]]:
     """个人中心 → 基本资料: phone, e-mail, avatar. An expert's phone and e-mail are those of
     their profile (the phone is also a login, so it must be nobody else's); staff keep
     theirs on the account. Returns what changed, field → (before, after)."""
-    from sqlalchemy import select
-
-    from app.models import AppUser, Expert
-    from app.services.validators import validate_email, validate_phone
-
     errors: dict[str, str] = {}
     expert = session.execute(select(Expert).where(Expert.user_id == user.id)).scalar_one_or_none()
     try:
@@ -139,7 +141,7 @@ def update_basic_profile(session, user, *, phone: str, email: str, avatar=None) 
         if expert is None and session.execute(select(AppUser.id).where(
                 AppUser.email == email, AppUser.id != user.id)).first():
             errors["email"] = "该电子邮箱已被其他账号使用"
-    if avatar is not None and avatar.owner_id != user.id:
+    if avatar is not None and own_file(session, avatar.id, user.id) is None:
         errors["avatar"] = "请重新上传头像"
     if errors:
         raise FieldErrors(errors)
@@ -153,9 +155,6 @@ def update_basic_profile(session, user, *, phone: str, email: str, avatar=None) 
         changed["avatar"] = (user.avatar_file_id, avatar.id)
         user.avatar_file_id = avatar.id
     if expert is not None and changed.keys() & {"phone", "email"}:
-        from app.models import ChangeStatus, ProfileChange, utcnow
-        from app.services.profile import shown
-
         expert.version = (expert.version or 0) + 1
         labels = {"phone": "本人手机号码", "email": "本人电子邮箱"}
         for name in changed.keys() & labels.keys():

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from app.masking import mask_bank_account, mask_phone
 from app.models import ChangeStatus, utcnow
 from app.services.expert_status import ACTOR_ROLES, TransitionError
 
@@ -56,3 +57,22 @@ def decide(request: Any, action: str, *, actor_kind: str, actor_id: int | None,
         request.reviewer_id = actor_id
         request.opinion = opinion
     return rule
+
+
+# ---------------------------------------------------------------- what a change record shows
+# Shared by 【修改】 (profile), 个人中心 (accounts) and 异动申请 (transfer): a value as the
+# record keeps it, personal data masked.
+MASKED = {"phone": mask_phone, "backup_phone": mask_phone, "account_no": mask_bank_account}
+
+
+def shown(name: str, value: Any) -> str:
+    """A value as the change record shows it: labels, 是/否, personal data masked."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, list | tuple):
+        return "、".join(shown(name, v) for v in value)
+    if name in MASKED:
+        return MASKED[name](str(value))
+    return str(value)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_appbuilder.security.sqla.models import Role
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -51,8 +52,6 @@ def create_account(session: Session, expert: Expert, expert_role: Any) -> AppUse
 
 
 def expert_role(session: Session) -> Any:
-    from flask_appbuilder.security.sqla.models import Role
-
     role = session.execute(select(Role).where(Role.name == ROLE_EXPERT)).scalar_one_or_none()
     if role is None:
         role = Role(name=ROLE_EXPERT)

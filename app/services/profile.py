@@ -12,17 +12,17 @@ The manual: "点击【修改】可修改除姓名、性别、出生年月、身�
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Collection
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.masking import mask_bank_account, mask_phone
 from app.models import ChangeStatus, Expert, ExpertStatus, ProfileChange, Specialty, utcnow
 from app.services import application as app_service
-from app.services.application import BASIC, SECTIONS, StepErrors
-from app.services.change_requests import decide
+from app.services.application import BASIC, FIRST_PROFESSIONAL, SECTIONS, StepErrors
+from app.services.change_requests import decide, shown
 from app.services.exam import training_passed
+from app.services.expert_status import TransitionError
 
 # Never changed through 【修改】, each with where to go instead.
 LOCKED = {
@@ -38,7 +38,6 @@ REVIEWED = ("main_specialty", "extra_specialties")
 SPECIALTY_FIELD = "专业类别"
 SPECIALTY_PENDING_NOTE = "您的专业类别变更正在审核中，审核完成前不能再次变更"
 MODIFIABLE = {ExpertStatus.ADMITTED.value, ExpertStatus.SUSPENDED.value}
-MASKED = {"phone": mask_phone, "backup_phone": mask_phone, "account_no": mask_bank_account}
 
 
 def can_modify(expert: Expert) -> bool:
@@ -74,19 +73,6 @@ def history(session: Session, expert: Expert) -> list[ProfileChange]:
 
 # ---------------------------------------------------------------- what a value reads as
 
-def shown(name: str, value: Any) -> str:
-    """A value as the change record shows it: labels, 是/否, personal data masked."""
-    if value is None or value == "":
-        return ""
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, list | tuple):
-        return "、".join(shown(name, v) for v in value)
-    if name in MASKED:
-        return MASKED[name](str(value))
-    return str(value)
-
-
 def _snapshot(expert: Expert) -> dict[str, str]:
     """Every field and section of the profile as the text a person reads."""
     shot = {f.name: shown(f.name, getattr(expert, f.name)) for f in BASIC}
@@ -117,10 +103,11 @@ def skipped(session: Session, expert: Expert) -> set[str]:
     return set(locked_fields(session, expert)) | set(frozen_sections(session, expert))
 
 
-def check(session: Session, expert: Expert, data: dict) -> dict:
-    """Clean values of what may change, or StepErrors for the fields."""
-    return app_service.check_step1(session, expert, {**data, "admission_type": ""},
-                                   skip=skipped(session, expert))
+def check(session: Session, expert: Expert, values: dict, invalid: Collection[str] = ()) -> dict:
+    """Clean values of what may change, or StepErrors for the fields (``values`` plain, as
+    ``application.check_step1`` takes them)."""
+    return app_service.check_step1(session, expert, {**values, "admission_type": ""},
+                                   skip=skipped(session, expert), invalid=invalid)
 
 
 def apply(session: Session, expert: Expert, clean: dict, actor_id: int) -> list[ProfileChange]:
@@ -146,7 +133,7 @@ def apply(session: Session, expert: Expert, clean: dict, actor_id: int) -> list[
             changes.append(change)
     app_service.apply_step1(session, expert, clean)
     after = _snapshot(expert)
-    first_professional = [f.name for f in BASIC].index("employer")
+    first_professional = [f.name for f in BASIC].index(FIRST_PROFESSIONAL)
     labels = {f.name: ("基本信息" if i < first_professional else "专业技术", f.label)
               for i, f in enumerate(BASIC)}
     labels.update({s.name: (s.label, s.label) for s in SECTIONS})
@@ -166,8 +153,6 @@ def review_specialty(session: Session, change: ProfileChange, action: str, *, ac
     """通过 sets the requested 专业; 驳回 / 撤回 leave the profile as it is."""
     expert = change.expert
     if change.field != SPECIALTY_FIELD:
-        from app.services.expert_status import TransitionError
-
         raise TransitionError("该修改无需审核")
     decide(change, action, actor_kind=actor_kind, actor_id=actor_id,
            owner_user_id=expert.user_id, opinion=opinion)

@@ -19,6 +19,7 @@ from app.models import (
     TransferRequest,
     utcnow,
 )
+from app.services.access import own_file
 from app.services.accounts import FieldErrors
 from app.services.change_requests import decide
 from app.services.exam import training_passed
@@ -69,18 +70,19 @@ def submit(session: Session, expert: Expert, *, to_prefecture_id: str | int | No
         errors["reason"] = "请填写异动原因"
     elif len(reason) > REASON_MAX:
         errors["reason"] = f"异动原因不能超过{REASON_MAX}字（当前{len(reason)}字）"
-    if attachment is not None and attachment.owner_id != actor_id:
+    if attachment is not None and own_file(session, attachment.id, actor_id) is None:
         errors["attachment"] = "请重新上传附件"
     if errors:
         raise FieldErrors(errors)
     request = TransferRequest(
         expert_id=expert.id, from_prefecture_id=expert.prefecture_id, to_prefecture=target,
         reason=reason, attachment_file=attachment, status=OPEN, submitted_at=utcnow())
-    session.add(request)
     try:
-        session.flush()  # two tabs submitting at once: the partial unique index decides
+        # two tabs submitting at once: the partial unique index decides; the savepoint keeps
+        # the rest of the request (the attachment uploaded with it) when it refuses
+        with session.begin_nested():
+            session.add(request)
     except IntegrityError:
-        session.rollback()
         raise FieldErrors({"__all__": "您有一条异动申请正在审核中，审核完成前不能再次申请"}) from None
     return request
 

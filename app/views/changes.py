@@ -13,6 +13,7 @@ from flask_appbuilder.security.decorators import has_access
 from flask_login import current_user
 from sqlalchemy import select
 
+from app.errors import rollback
 from app.extensions import db
 from app.models import (
     ChangeStatus,
@@ -25,13 +26,23 @@ from app.models import (
 from app.services import profile, transfer
 from app.services.access import actor_kind
 from app.services.accounts import FieldErrors
-from app.services.application import BASIC, SECTIONS, StepErrors
+from app.services.application import StepErrors
 from app.services.application_pdf import render_personal_info_pdf
 from app.services.change_requests import allowed_request_actions
-from app.services.expert_status import TransitionError
+from app.services.errors import DomainError
 from app.services.uploads import UploadRejected
-from app.views.application import change_rows, read_step1, reference_options
-from app.views.base import ExpertScreen, StaffModelView, add_menu_view, file_link, save_upload, stored_file
+from app.views._forms import (
+    change_rows,
+    check_profile,
+    input_names,
+    invalid_keys,
+    posted_profile_form,
+    profile_form,
+    read_posted,
+    reference_options,
+    store_single_upload,
+)
+from app.views.base import ExpertScreen, StaffModelView, add_menu_view, file_link, stored_file
 from app.views.widgets import BeijingTimesMixin
 
 
@@ -73,17 +84,15 @@ class MyChangesView(ExpertScreen):
                 "attachment_id": request.form.get("attachment_id", "")}
         errors: dict[str, str] = {}
         attachment = None
-        upload = request.files.get("attachment__upload")
         try:
-            if upload is not None and upload.filename:
-                attachment = save_upload(upload, "transfer", current_user.id)
-                db.session.commit()  # kept at once: a refused form does not lose the upload
-                form["attachment_id"] = str(attachment.id)
-            else:
+            # kept at once: a refused form comes back as a page, and the request keeps it
+            attachment = store_single_upload("attachment", "transfer", current_user.id,
+                                             request.files)
+            if attachment is None:
                 attachment = stored_file(form["attachment_id"])
-                # the page links the kept id: letters or an id no column holds are dropped
-                # (a file of someone else's is refused by transfer.submit, with its message)
-                form["attachment_id"] = str(attachment.id) if attachment else ""
+            # the page links the kept id: letters or an id no column holds are dropped
+            # (a file of someone else's is refused by transfer.submit, with its message)
+            form["attachment_id"] = str(attachment.id) if attachment else ""
         except UploadRejected as exc:
             errors["attachment"] = exc.message
         try:
@@ -92,9 +101,7 @@ class MyChangesView(ExpertScreen):
             transfer.submit(db.session, expert, to_prefecture_id=form["to_prefecture"],
                             reason=form["reason"], attachment=attachment, actor_id=current_user.id)
         except FieldErrors as exc:
-            db.session.rollback()
             return self._transfer_page(expert, form, {**errors, **exc.errors})
-        db.session.commit()
         flash("异动申请已提交，请等待审核", "success")
         return redirect(url_for(".transfer"))
 
@@ -102,15 +109,8 @@ class MyChangesView(ExpertScreen):
         """撤回 the expert's own waiting request through its service."""
         if pending is None:
             abort(404)
-        try:
-            service(db.session, pending, "withdraw", actor_kind="expert", actor_id=current_user.id)
-        except TransitionError as exc:
-            db.session.rollback()
-            flash(exc.message, "danger")
-        else:
-            db.session.commit()
-            flash(done, "success")
-        return redirect(url_for(back))
+        return decided(lambda: service(db.session, pending, "withdraw", actor_kind="expert",
+                                       actor_id=current_user.id), done, url_for(back))
 
     @expose("/transfer/withdraw", methods=["POST"])
     @has_access
@@ -120,10 +120,10 @@ class MyChangesView(ExpertScreen):
 
     # ------------------------------------------------------------ 修改
 
-    def _modify_page(self, expert, data, errors=None):
+    def _modify_page(self, expert, data, errors=None, options=None):
         return self.render_template(
-            "changes/modify.html", expert=expert, data=data, errors=errors or {},
-            basic_fields=BASIC, sections=SECTIONS, options=reference_options(),
+            "changes/modify.html", expert=expert, form=profile_form(data, options),
+            errors=errors or {},
             locked_fields=profile.locked_fields(db.session, expert),
             frozen_sections=profile.frozen_sections(db.session, expert),
             section_note={"professional": ""}, identity_note=profile.IDENTITY_NOTE,
@@ -142,22 +142,26 @@ class MyChangesView(ExpertScreen):
         data = profile.form_data(expert)
         if request.method == "GET":
             return self._modify_page(expert, data)
-        errors: dict[str, str] = {}
-        read_step1(data, errors, skip=profile.skipped(db.session, expert))
-        db.session.commit()  # uploads are kept even when the form is sent back
+        options = reference_options()
+        skip = profile.skipped(db.session, expert)
+        errors: dict[str, str] = {}  # uploads refused; the others are kept at once
+        read_posted(posted_profile_form(options), data, errors, current_user.id, skip)
         action = request.form.get("action", "save")
         if action.startswith(("add:", "remove:")):
             change_rows(data, action)
-            return self._modify_page(expert, data, errors)
+            return self._modify_page(expert, data, errors, options)
+        if errors:
+            return self._modify_page(expert, data, errors, options)
+        values, form_errors = check_profile(data, skip, options)
         try:
-            if errors:
-                raise StepErrors(errors)
-            changes = profile.apply(db.session, expert, profile.check(db.session, expert, data),
-                                    current_user.id)
+            try:
+                clean = profile.check(db.session, expert, values, invalid=invalid_keys(form_errors))
+            except StepErrors as exc:
+                raise StepErrors({**input_names(exc.errors), **form_errors}) from None
+            changes = profile.apply(db.session, expert, clean, current_user.id)
         except StepErrors as exc:
-            db.session.rollback()
-            return self._modify_page(expert, data, exc.errors)
-        db.session.commit()
+            # the page again, with what was typed; the request keeps the uploads
+            return self._modify_page(expert, data, exc.errors, options)
         if any(c.status == ChangeStatus.PENDING.value for c in changes):
             flash("已保存；专业类别的变更已提交审核，审核通过后生效", "success")
         elif changes:
@@ -198,18 +202,25 @@ class DecisionMixin:
     @has_access
     def decide(self, pk: int):
         item = db.get_or_404(self.decision_model, pk)
-        try:
-            type(self).decision_service(
-                db.session, item, request.form.get("action", ""),
-                actor_kind=actor_kind(current_user), actor_id=current_user.id,
-                opinion=request.form.get("opinion"))
-        except TransitionError as exc:
-            db.session.rollback()
-            flash(exc.message, "danger")
-        else:
-            db.session.commit()
-            flash("审核完成", "success")
-        return redirect(url_for(".show", pk=item.id))
+        return decided(lambda: type(self).decision_service(
+            db.session, item, request.form.get("action", ""),
+            actor_kind=actor_kind(current_user), actor_id=current_user.id,
+            opinion=request.form.get("opinion")), "审核完成", url_for(".show", pk=item.id))
+
+
+def decided(decide, done: str, page: str):
+    """A decision posted from a page's buttons, and back to that page: done, or refused with
+    the reason. Caught here rather than by the app's handler, which goes back by the
+    Referer: these routes take POST only, and a browser that sends no Referer would land
+    on a 405."""
+    try:
+        decide()
+    except DomainError as exc:
+        rollback()
+        flash(exc.message, "danger")
+    else:
+        flash(done, "success")
+    return redirect(page)
 
 
 class TransferRequestAdminView(BeijingTimesMixin, DecisionMixin, StaffModelView):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 
-from flask import abort, current_app, flash, redirect, request, send_file, url_for
+from flask import abort, current_app, flash, redirect, send_file, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.security.decorators import has_access
@@ -11,17 +11,19 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
+from app.errors import rollback
 from app.extensions import db
+from app.fab_fixes import db_int
 from app.models import Expert, ExpertStatus
 from app.services import application as app_service
 from app.services.access import actor_kind
-from app.services.application import SECTIONS, RuleSettings, StaleVersion
+from app.services.application import SECTIONS, RuleSettings
 from app.services.application_pdf import render_application_pdf
-from app.services.expert_status import TransitionError
-from app.views.application import review_url
+from app.services.errors import DomainError
+from app.views._experts import EXPERT_LABELS, EXPERT_LIST_LOADS, review_url
+from app.views._forms import ReviewForm
 from app.views.base import StaffModelView, add_menu_view, record_personal_data_view
 from app.views.fastlist import CountCachingInterface
-from app.views.registry import EXPERT_LABELS, EXPERT_LIST_LOADS
 from app.views.widgets import BeijingTimesMixin
 
 
@@ -89,26 +91,20 @@ class ApplicationReviewView(BaseView):
     @has_access
     def decide(self, expert_id: int):
         expert = self._load(expert_id)
-        action = request.form.get("action")
-        opinion = request.form.get("opinion", "")
-        section_opinions = {s.label: request.form.get(f"opinion-{s.name}", "") for s in SECTIONS}
-        section_opinions["基本信息"] = request.form.get("opinion-basic", "")
-        typed = {"opinion": opinion, **{f"opinion-{k}": request.form.get(f"opinion-{k}", "")
-                                        for k in ["basic", *[s.name for s in SECTIONS]]}}
+        form = ReviewForm()
+        action = form.action.data
         if action not in ("approve", "return"):
             abort(400)
+        seen = db_int(form.version.data)
         try:
             app_service.review(
                 db.session, expert, action, reviewer_id=current_user.id,
-                seen_version=request.form.get("version", "-1"), opinion=opinion,
-                section_opinions=section_opinions, actor_kind=actor_kind(current_user))
-        except StaleVersion as exc:
-            db.session.rollback()
-            return self._render(self._load(expert_id), exc.message, typed), 409
-        except (TransitionError, ValueError) as exc:
-            db.session.rollback()
-            return self._render(self._load(expert_id), getattr(exc, "message", str(exc)), typed), 400
-        db.session.commit()
+                seen_version=-1 if seen is None else seen, opinion=form.opinion.data or "",
+                section_opinions=form.section_opinions(), actor_kind=actor_kind(current_user))
+        except DomainError as exc:
+            # the page again with the reason and the opinions typed (StaleVersion: 409)
+            rollback()
+            return self._render(self._load(expert_id), exc.message, form.typed()), exc.status
         flash(f"已{'通过' if action == 'approve' else '退回'}：{expert.name}"
               + (f"，专家编号 {expert.expert_no}" if action == "approve" else ""), "success")
         return redirect(url_for("ReviewQueueView.list"))
