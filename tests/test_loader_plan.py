@@ -49,6 +49,7 @@ def _staff_user_id(app, username: str = "testreviewer") -> int:
     return user_id
 
 
+@pytest.mark.commits  # counts a real transaction's statements (no test SAVEPOINT)
 def test_item17_loader_is_one_statement_with_roles(app):
     user_id = _staff_user_id(app)
     statements, (roles, groups) = _loader_statements(app, user_id)
@@ -59,6 +60,7 @@ def test_item17_loader_is_one_statement_with_roles(app):
     assert "ab_user_role" in sql and "ab_user_group" in sql
 
 
+@pytest.mark.commits  # counts a real transaction's statements (no test SAVEPOINT)
 def test_item17_loader_keeps_a_user_without_roles(app):
     """Flat LEFT JOINs, not inner joins: an account with no role still loads."""
     from app.extensions import db
