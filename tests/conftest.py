@@ -152,6 +152,50 @@ def db_transaction(request):
         yield connection
 
 
+@dataclass
+class CountedQueries:
+    statements: list[str]
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+# The test's own transaction adds these around each session's work; a real request has none.
+_TEST_SAVEPOINTS = re.compile(r"\s*(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT) ", re.I)
+
+
+@pytest.fixture
+def count_queries(app):
+    """``with count_queries() as counted: ...`` then ``counted.count``: the statements the
+    app's engine sent inside the block (Indico's fixture of the same name), savepoints of
+    the test's transaction left out; ``counted.statements`` says which, for the message."""
+    from app.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    active: list[CountedQueries] = []
+
+    def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
+        if active and not _TEST_SAVEPOINTS.match(statement):
+            active[-1].statements.append(statement)
+
+    @contextmanager
+    def counter() -> Iterator[CountedQueries]:
+        counted = CountedQueries([])
+        active.append(counted)
+        try:
+            yield counted
+        finally:
+            active.remove(counted)
+
+    event.listen(engine, "before_cursor_execute", before_cursor_execute)
+    try:
+        yield counter
+    finally:
+        event.remove(engine, "before_cursor_execute", before_cursor_execute)
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()

@@ -526,10 +526,13 @@ class MyProfileView(ExpertScreen):
             .options(
                 selectinload(Expert.educations).joinedload(Education.education_level),
                 selectinload(Expert.educations).joinedload(Education.degree),
-                selectinload(Expert.qualifications), selectinload(Expert.work_experiences),
+                selectinload(Expert.educations).joinedload(Education.proof_file),
+                selectinload(Expert.qualifications).joinedload(Qualification.file),
+                selectinload(Expert.work_experiences),
                 selectinload(Expert.evaluation_experiences), selectinload(Expert.expertises),
                 selectinload(Expert.avoidance_units), selectinload(Expert.bank_accounts),
-                selectinload(Expert.attachments), selectinload(Expert.review_records),
+                selectinload(Expert.attachments).joinedload(Attachment.file),
+                selectinload(Expert.review_records),
                 selectinload(Expert.training_records), selectinload(Expert.extra_specialties),
             )
             .filter(Expert.user_id == current_user.id)  # the ownership rule: their own row only
