@@ -78,6 +78,7 @@ def test_item17_loader_keeps_a_user_without_roles(app):
     assert len(statements) == 1
 
 
+@pytest.mark.commits  # explains the loader's statements on a connection of its own
 def test_item17_loader_plan_never_scans_ab_user_role(app):
     """EXPLAIN QUERY PLAN of the exact SQL the loader emits, with ab_user_role holding more
     rows than ab_role and ANALYZE'd statistics (in a transaction rolled back at the end)."""
@@ -115,6 +116,7 @@ def test_item17_loader_plan_never_scans_ab_user_role(app):
     assert re.search(r"SEARCH ab_user_role(_\d+)? USING (COVERING )?INDEX", joined), joined
 
 
+@pytest.mark.commits  # explains the loader's statements on a connection of its own
 def test_item17_loader_plan_can_use_indexes_on_postgresql(app):
     """PostgreSQL: with sequential scans priced out (the test tables are tiny), every link of
     the loader's join is an index lookup."""
