@@ -61,5 +61,8 @@ def _described(op) -> tuple:
     change is a list of them (the same table and column)."""
     if isinstance(op, list):
         return tuple(_described(o) for o in op)
-    kind, obj = op[0], op[1] if len(op) > 1 else None
-    return kind, getattr(obj, "name", obj)
+    # ("add_index", Index), ("add_column", schema, table, Column), ("modify_type", schema,
+    # table, column, ...): the first named object, else the table and column names
+    named = [getattr(part, "name", None) for part in op[1:]]
+    found = next((name for name in named if name), None)
+    return op[0], found or ".".join(str(part) for part in op[2:4])
