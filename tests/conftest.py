@@ -1,5 +1,10 @@
 """Test set-up: one app per session on a fresh database (SQLite by default,
-PostgreSQL when TEST_DATABASE_URL says so), built through the real migrations."""
+PostgreSQL when TEST_DATABASE_URL says so), built through the real migrations.
+
+Each test runs inside one transaction on one connection, rolled back at its end
+(``db_transaction``): the app's commits become savepoint releases inside it, so no test sees
+another's rows. A test whose rows must be read by another connection, thread or process is
+marked ``@pytest.mark.commits`` and commits for real, as the app does."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,12 +12,18 @@ import itertools
 import os
 import re
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from flask import current_app, has_app_context
+from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Connection
 
+from app.views import fastlist
 from config import normalize_database_url
 
 STAFF_PASSWORD = "Staff2025pass"
@@ -65,6 +76,124 @@ def app(tmp_path_factory):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@contextmanager
+def rolled_back(app) -> Iterator[Connection]:
+    """Everything ``app``'s sessions do, on one connection inside one transaction that is
+    rolled back at the end (Indico's ``db`` fixture, for Flask-SQLAlchemy 3.1).
+
+    Flask-SQLAlchemy's ``Session.get_bind`` answers the app's engine, so it is made to answer
+    the connection instead (for this app only: a test's second app keeps its own engine), and
+    the sessions join the connection's transaction with a savepoint of their own
+    (``join_transaction_mode="create_savepoint"``): the app's ``commit()`` releases it,
+    ``rollback()`` and ``close()`` go back to it, exactly as a real transaction would for that
+    session. ``db.engine`` stays the engine: its event listeners (``count_queries``) see the
+    connection's statements too."""
+    from app.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+        db.session.remove()
+    connection = engine.connect()
+    if engine.dialect.name == "sqlite":
+        # pysqlite begins transactions by itself and knows nothing of SAVEPOINT: SQLAlchemy's
+        # documented workaround, on this connection only (NullPool closes it at the end)
+        connection.connection.driver_connection.isolation_level = None
+        event.listen(connection, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+    connection.url = engine.url  # what the app asks of its bind besides the dialect (fastlist)
+    outer = connection.begin()
+
+    original_get_bind = FlaskSession.get_bind
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        if bind is None and has_app_context() and current_app._get_current_object() is app:
+            return connection
+        return original_get_bind(self, mapper=mapper, clause=clause, bind=bind, **kwargs)
+
+    factory_kw = db.session.session_factory.kw
+    saved_mode = factory_kw.get("join_transaction_mode")
+    factory_kw["join_transaction_mode"] = "create_savepoint"
+    FlaskSession.get_bind = get_bind
+    try:
+        yield connection
+    finally:
+        FlaskSession.get_bind = original_get_bind
+        if saved_mode is None:
+            factory_kw.pop("join_transaction_mode", None)
+        else:
+            factory_kw["join_transaction_mode"] = saved_mode
+        with app.app_context():
+            db.session.remove()
+        if outer.is_active:
+            outer.rollback()
+        connection.close()
+        forget_cached_rows()
+
+
+def forget_cached_rows() -> None:
+    """The lists' in-process memory of row counts, deep-page anchors and search options is
+    forgotten when a flush adds or deletes rows; a rollback of rows it already counted
+    (the end of a test) must forget it too, as a restart would."""
+    with fastlist._lock:
+        for memo in (fastlist._counts, fastlist._anchors, fastlist._search_parts):
+            memo.clear()
+
+
+@pytest.fixture(autouse=True)
+def db_transaction(request):
+    """Every test that uses the app runs in a transaction rolled back at its end, unless it
+    is marked ``commits`` (its rows must be seen by another connection: a live server, a
+    WSGI front's own connection, a worker, a second session, a killed connection)."""
+    if request.node.get_closest_marker("commits") or "app" not in request.fixturenames:
+        yield None
+        return
+    with rolled_back(request.getfixturevalue("app")) as connection:
+        yield connection
+
+
+@dataclass
+class CountedQueries:
+    statements: list[str]
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+# The test's own transaction adds these around each session's work; a real request has none.
+_TEST_SAVEPOINTS = re.compile(r"\s*(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT) ", re.I)
+
+
+@pytest.fixture
+def count_queries(app):
+    """``with count_queries() as counted: ...`` then ``counted.count``: the statements the
+    app's engine sent inside the block (Indico's fixture of the same name), savepoints of
+    the test's transaction left out; ``counted.statements`` says which, for the message."""
+    from app.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    active: list[CountedQueries] = []
+
+    def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
+        if active and not _TEST_SAVEPOINTS.match(statement):
+            active[-1].statements.append(statement)
+
+    @contextmanager
+    def counter() -> Iterator[CountedQueries]:
+        counted = CountedQueries([])
+        active.append(counted)
+        try:
+            yield counted
+        finally:
+            active.remove(counted)
+
+    event.listen(engine, "before_cursor_execute", before_cursor_execute)
+    try:
+        yield counter
+    finally:
+        event.remove(engine, "before_cursor_execute", before_cursor_execute)
 
 
 @pytest.fixture
@@ -171,5 +300,9 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 def pytest_collection_modifyitems(session, config, items):
     """Browser tests last: the fast request and unit tests report first, and the browser
-    tests' live server (a thread sharing the session's database) starts after them."""
+    tests' live server (a thread sharing the session's database) starts after them.
+    ``REVERSE_TESTS=1`` runs them in reverse order (browser tests still last): no test may
+    depend on rows an earlier one left."""
+    if os.environ.get("REVERSE_TESTS") == "1":
+        items.reverse()
     items.sort(key=lambda item: "tests/browser/" in item.nodeid)

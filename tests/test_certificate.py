@@ -348,6 +348,7 @@ def _comparable(resp) -> dict:
     return {"status": resp.status_code, "headers": headers, "body": resp.data}
 
 
+@pytest.mark.commits  # the download front's own connection
 def test_download_front_answers_as_the_app_does(app, passed, monkeypatch):
     """The front answers an owner's download in one statement, with the same status,
     headers and bytes as MyCertificateView (reached here through a query string, which the
@@ -367,6 +368,7 @@ def test_download_front_answers_as_the_app_does(app, passed, monkeypatch):
         calls.clear()
 
 
+@pytest.mark.commits  # the download front's own connection
 def test_download_front_leaves_every_doubt_to_the_app(app, passed, monkeypatch):
     """Each thing the app checks before a download, made false in turn: the front's
     statement then finds nothing (and the app gives its own answer)."""
@@ -445,6 +447,7 @@ def test_download_front_leaves_every_doubt_to_the_app(app, passed, monkeypatch):
     assert sessions.TOUCH_EVERY < dt.timedelta(minutes=2)
 
 
+@pytest.mark.commits  # the download front's own connection
 def test_a_stale_session_goes_through_the_app_once(app, passed, monkeypatch):
     """Last seen over a minute ago: the app answers (and notes the session as seen), so
     the next download is the front's."""
@@ -542,6 +545,7 @@ def test_batch_issues_a_round_once_with_progress_and_zip(app, passed):
     assert "整批甲" in listing and "整批未缴费" not in listing
 
 
+@pytest.mark.commits  # a process pool: forked workers need connections of their own
 def test_batch_in_processes_and_cli(app, passed):
     """The CLI runner, with a process pool, as the detached process runs it."""
     from app.extensions import db

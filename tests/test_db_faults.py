@@ -13,6 +13,9 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import login_staff, page_text
 
+# connections are killed and apps built on the database
+pytestmark = pytest.mark.commits
+
 _names = itertools.count(1)
 
 

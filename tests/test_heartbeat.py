@@ -11,6 +11,9 @@ from tests.conftest import login_expert
 from tests.test_study_exam import T0, course_setup  # noqa: F401  (the fixture)
 from tests.test_study_views import learner  # noqa: F401  (the fixture)
 
+# the fronts read and write on connections of their own
+pytestmark = pytest.mark.commits
+
 NOW = T0 + dt.timedelta(hours=1)
 
 

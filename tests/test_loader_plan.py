@@ -49,6 +49,7 @@ def _staff_user_id(app, username: str = "testreviewer") -> int:
     return user_id
 
 
+@pytest.mark.commits  # counts a real transaction's statements (no test SAVEPOINT)
 def test_item17_loader_is_one_statement_with_roles(app):
     user_id = _staff_user_id(app)
     statements, (roles, groups) = _loader_statements(app, user_id)
@@ -59,6 +60,7 @@ def test_item17_loader_is_one_statement_with_roles(app):
     assert "ab_user_role" in sql and "ab_user_group" in sql
 
 
+@pytest.mark.commits  # counts a real transaction's statements (no test SAVEPOINT)
 def test_item17_loader_keeps_a_user_without_roles(app):
     """Flat LEFT JOINs, not inner joins: an account with no role still loads."""
     from app.extensions import db
@@ -76,6 +78,7 @@ def test_item17_loader_keeps_a_user_without_roles(app):
     assert len(statements) == 1
 
 
+@pytest.mark.commits  # explains the loader's statements on a connection of its own
 def test_item17_loader_plan_never_scans_ab_user_role(app):
     """EXPLAIN QUERY PLAN of the exact SQL the loader emits, with ab_user_role holding more
     rows than ab_role and ANALYZE'd statistics (in a transaction rolled back at the end)."""
@@ -113,6 +116,7 @@ def test_item17_loader_plan_never_scans_ab_user_role(app):
     assert re.search(r"SEARCH ab_user_role(_\d+)? USING (COVERING )?INDEX", joined), joined
 
 
+@pytest.mark.commits  # explains the loader's statements on a connection of its own
 def test_item17_loader_plan_can_use_indexes_on_postgresql(app):
     """PostgreSQL: with sequential scans priced out (the test tables are tiny), every link of
     the loader's join is an index lookup."""

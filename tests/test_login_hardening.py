@@ -234,10 +234,12 @@ def _assert_parallel_limit(app, make_expert, monkeypatch, config):
     assert resp.status_code == 200 and FAILED in page_text(resp)
 
 
+@pytest.mark.commits  # parallel logins in threads
 def test_item3_parallel_logins_never_exceed_limit(app, make_expert, monkeypatch, config):
     _assert_parallel_limit(app, make_expert, monkeypatch, config)
 
 
+@pytest.mark.commits  # parallel logins in threads
 @needs_redis
 def test_item3_parallel_logins_never_exceed_limit_with_redis(
         app, make_expert, monkeypatch, config, redis_store):
@@ -258,6 +260,7 @@ def _reserve_in_parallel(reserve_once, n=32) -> int:
 T0 = dt.datetime(2025, 5, 23, 8, 0)
 
 
+@pytest.mark.commits  # concurrent sessions
 def test_item3_database_reservations_are_atomic(app):
     from app.extensions import db
     from app.services import unit_of_work

@@ -120,6 +120,7 @@ def test_replayed_notification_credits_once_and_opens_two_days_later(app, paid_s
         db.session.remove()
 
 
+@pytest.mark.commits  # eight threads
 def test_eight_concurrent_duplicate_callbacks_credit_once(app, paid_setup):
     from app.extensions import db
 

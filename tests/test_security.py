@@ -336,6 +336,8 @@ def test_audit_is_append_only(app):
     from app.extensions import db
     from app.models import AuditEvent
 
+    # a row of its own (a failed login is recorded): the triggers fire per row
+    login(app.test_client(), "append-only-probe", "Wrong12345")
     with app.app_context():
         for statement in ("UPDATE audit_event SET action = 'x'", "DELETE FROM audit_event"):
             with pytest.raises(Exception, match="append-only"):

@@ -113,6 +113,7 @@ def _study_to_full(app, ids):
         db.session.remove()
 
 
+@pytest.mark.commits  # heartbeats through the front, and a second connection
 def test_exam_needs_full_progress_then_draws_a_timed_paper(app, course_setup):
     from app.extensions import db
 

@@ -45,6 +45,7 @@ def learner(app, make_expert):
     return account
 
 
+@pytest.mark.commits  # heartbeats through the front's own connection
 def test_study_page_video_range_and_heartbeat_with_csrf(app, learner):
     from app.extensions import db
     from app.models import Enrollment
@@ -150,6 +151,7 @@ def test_training_history_tab_lists_every_round(app, learner):
     assert "待批阅" in history
 
 
+@pytest.mark.commits  # heartbeats through the front's own connection
 def test_heartbeat_checks_session_and_password_itself(app, learner):
     """The heartbeat skips the general guards: its own query must refuse the same things."""
     from app.extensions import db

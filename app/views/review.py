@@ -68,6 +68,9 @@ class ApplicationReviewView(BaseView):
         expert = (
             db.session.query(Expert)
             .options(*[selectinload(getattr(Expert, s.name)) for s in SECTIONS],
+                     # each row's file with its row, not one query per file
+                     *[selectinload(getattr(Expert, s.name)).joinedload(getattr(s.model, f.name))
+                       for s in SECTIONS for f in s.fields if f.kind == "file"],
                      selectinload(Expert.review_records))
             .filter(Expert.id == expert_id).one_or_none()
         )

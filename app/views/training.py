@@ -29,6 +29,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from sqlalchemy import func, select
+from sqlalchemy.orm import contains_eager
 from wtforms import BooleanField, SelectField, StringField
 
 from app.errors import rollback
@@ -110,7 +111,8 @@ class MyTrainingView(ExpertScreen):
         pages = max(1, math.ceil(total / size))
         page = min(page, pages)
         rows = db.session.execute(
-            query.order_by(Enrollment.created_at.desc(), Enrollment.id.desc())
+            query.options(contains_eager(Enrollment.course))  # joined above: no query per row
+            .order_by(Enrollment.created_at.desc(), Enrollment.id.desc())
             .offset((page - 1) * size).limit(size)).scalars().all()
         now = utcnow()
         return self.render_template(

@@ -15,6 +15,14 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+def pytest_collection_modifyitems(config, items):
+    """Every browser test commits for real: the live server answers from its own thread and
+    connections, which must see the rows the test made (tests/conftest.py db_transaction)."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.commits)
+
+
 @pytest.fixture(scope="session")
 def live_server(app):
     server = make_server("127.0.0.1", 0, app, threaded=True)
