@@ -176,6 +176,8 @@ CERTIFICATE_BATCH_PROCESSES = int(os.environ.get("CERTIFICATE_BATCH_PROCESSES", 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "redis://127.0.0.1:6379/0"
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or CELERY_BROKER_URL
 CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", 900))
+# how often a worker looks for messages a dead worker left unacknowledged (seconds)
+CELERY_RESTORE_EVERY = int(os.environ.get("CELERY_RESTORE_EVERY", 30))
 CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", 300))
 CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", 360))
 # seconds between runs of the periodic clean-up (celery beat)

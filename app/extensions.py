@@ -40,7 +40,9 @@ celery = Celery("app", set_as_current=True)
 def init_celery(app) -> Celery:
     """Celery configured from ``app.config``, each task run inside ``app``'s context."""
     cfg = app.config
-    transport = {"visibility_timeout": cfg["CELERY_VISIBILITY_TIMEOUT"]}
+    transport = {"visibility_timeout": cfg["CELERY_VISIBILITY_TIMEOUT"],
+                 "unacked_restore_interval": cfg["CELERY_RESTORE_EVERY"],
+                 "unacked_restore_throttle": 1}
     celery.conf.update(
         broker_url=cfg["CELERY_BROKER_URL"], result_backend=cfg["CELERY_RESULT_BACKEND"],
         broker_transport_options=transport, result_backend_transport_options=transport,

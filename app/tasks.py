@@ -31,5 +31,5 @@ def _task(name: str, *, soft: int, hard: int):
 # a plan lists a round's experts; a part renders CERTIFICATE_BATCH_PART (50) certificates
 plan_batch = _task(certificate.TASK_PLAN, soft=120, hard=180)
 run_part = _task(certificate.TASK_PART, soft=240, hard=300)
-import_experts = _task(importer.TASK_IMPORT, soft=840, hard=900)
+import_experts = _task(importer.TASK_IMPORT, soft=780, hard=840)
 cleanup = _task(housekeeping.TASK_CLEANUP, soft=120, hard=180)

@@ -110,8 +110,9 @@ def send(name: str, *args: Any, task_id: str | None = None) -> None:
             raise
         return
     try:
-        celery.send_task(name, args=list(args), task_id=task_id)
-    except BrokerUnavailable as exc:
+        # the job writes its state in the database: no result is kept (nor waited for)
+        celery.send_task(name, args=list(args), task_id=task_id, ignore_result=True)
+    except (BrokerUnavailable, OSError) as exc:
         log.error("job %s not sent: %s", name, exc)
         raise JobNotSent() from exc
 
