@@ -29,7 +29,6 @@ def good_row(name="导入甲"):
 
 def run_import(app, content):
     from app.extensions import db
-
     from app.services import unit_of_work
 
     with app.app_context():

@@ -127,7 +127,10 @@ def issue_many(session: Session, rnd: TrainingRound,
         cert = _new_certificate(expert, rnd, elig, today, actor_id, now)
         todo[cert.number] = (expert, cert)
     texts = [CertificateText.of(cert) for _, cert in todo.values()]
-    for number, written, error in render_many(texts):
+    # every file rendered before the first INSERT: the transaction writes (and on SQLite
+    # holds the database's write lock) only for the inserts, not during the renderings
+    rendered = list(render_many(texts))
+    for number, written, error in rendered:
         expert, cert = todo[number]
         if error is not None:
             out.failed.append((expert, error))
