@@ -252,11 +252,13 @@ def _import_path(upload_dir: str | Path, stored_name: str) -> Path:
     return Path(upload_dir) / "imports" / stored_name
 
 
-def queue_import(session: Session, content: bytes, *, file_name: str, actor_id: int | None,
+def queue_import(session: Session, content: bytes, *, file_name: str, actor: audit.Actor,
                  upload_dir: str | Path,
                  on_failure: Callable[[str], None] | None = None) -> ImportBatch:
-    """导入专家 from the screen: the file is kept and an ImportBatch (排队中) is added; the
-    import task is sent once the request commits. Flushes."""
+    """导入专家 from the screen: the file is kept and an ImportBatch (排队中) is added, in the
+    audit trail under the person who uploaded it (the task's outcome is recorded by 系统);
+    the import task is sent once the request commits. Flushes."""
+    actor_id = actor.id
     sha = hashlib.sha256(content).hexdigest()
     stored_name = f"{uuid.uuid4().hex}.xlsx"
     path = _import_path(upload_dir, stored_name)
@@ -267,6 +269,8 @@ def queue_import(session: Session, content: bytes, *, file_name: str, actor_id: 
                         task_id=uuid.uuid4().hex, imported_at=utcnow())
     session.add(batch)
     session.flush()
+    audit.record(session, Action.IMPORT, actor=actor, object_type="专家",
+                 object_id=batch.id, detail=f"{file_name}：已提交导入")
     jobs.send_after_commit(session, TASK_IMPORT, batch.id, batch.task_id,
                            task_id=f"import-{batch.id}-{batch.task_id}", on_failure=on_failure)
     return batch
@@ -329,9 +333,9 @@ def import_job(session: Session, cfg: Any, batch_id: int, key: str) -> int:
         batch.status = BatchStatus.DONE
         batch.message = (f"新增{report.created}，未更改{report.unchanged}，失败{report.failed}")
         user = batch.imported_by
-        actor = audit.Actor(batch.imported_by_id, user.username if user else audit.SYSTEM.name)
-        audit.record(session, Action.IMPORT, actor=actor, object_type="专家",
-                     detail=f"{batch.file_name}：{batch.message}")
+        audit.record(session, Action.IMPORT, actor=audit.SYSTEM, object_type="专家",
+                     object_id=batch.id, detail=(f"{batch.file_name}（{user.username if user else ''}）："
+                                                 f"{batch.message}"))
     batch.finished_at = utcnow()
     unit_of_work.commit(session)
     return report.created

@@ -76,9 +76,9 @@ class MyCertificateView(ExpertScreen):
                     minutes_per_hour=cfg["CERTIFICATE_MINUTES_PER_HOUR"])
                 if issued:
                     flash("证书已生成", "success")
-            except DomainError as exc:
+            except certs.CertificateError as exc:  # a rule said no: its words
                 flash(exc.message, "warning")
-            except Exception:  # rendering failed: staff can reissue
+            except Exception:  # rendering or storing failed: staff can reissue
                 current_app.logger.exception("certificate issue failed for expert %s", expert.id)
                 flash("证书生成失败，请稍后再试或联系管理人员", "danger")
         rows = db.session.execute(select(Certificate).where(Certificate.expert_id == expert.id)
@@ -188,7 +188,7 @@ class CertificateBatchAdminView(BeijingTimesMixin, StaffModelView):
     """发放记录: each 整批发放 and how it went."""
 
     datamodel = SQLAInterface(CertificateBatch)
-    beijing_time_columns = ("created_at", "started_at", "finished_at")
+    beijing_time_columns = ("created_at", "started_at", "finished_at", "heartbeat_at")
     base_permissions = ["can_list", "can_show"]
     base_order = ("id", "desc")
     list_title = show_title = "发放记录"

@@ -444,7 +444,7 @@ class ImportBatchAdminView(BeijingTimesMixin, StaffModelView):
     """导入记录: one row per import, written by the importer only."""
 
     datamodel = SQLAInterface(ImportBatch)
-    beijing_time_columns = ("imported_at",)
+    beijing_time_columns = ("imported_at", "finished_at")
     base_permissions = ["can_list", "can_show"]
     base_order = ("imported_at", "desc")
     list_title = show_title = "导入记录"
@@ -498,7 +498,7 @@ class ExpertImportView(BaseView):
                 form.file.errors = ["请上传 Excel 文件（.xlsx），可先下载导入模板"]
             else:
                 batch = queue_import(db.session, upload.read(), file_name=upload.filename,
-                                     actor_id=current_user.id,
+                                     actor=current_actor(),
                                      upload_dir=current_app.config["UPLOAD_FOLDER"],
                                      on_failure=lambda message: flash(message, "danger"))
                 return redirect(url_for(".progress", batch_id=batch.id))
