@@ -58,6 +58,7 @@ def test_certificate_batch_queued_for_the_worker(app, passed):  # noqa: F811
     (run here inline, as the tests run jobs) instead of running it in the command."""
     from app.extensions import db
     from app.models import CertificateBatch, TrainingRound
+
     first = passed("命令行排队")
     with app.app_context():
         name = db.session.get(TrainingRound, first.round_id).name
