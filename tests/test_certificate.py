@@ -495,6 +495,7 @@ def test_staff_revoke_with_reason_and_reissue(app, passed):
     assert staff.get("/certificateadminview/show/999999").status_code == 404
 
 
+@pytest.mark.commits  # the job runs in a session of its own: it must see committed rows
 def test_batch_issues_a_round_once_with_progress_and_zip(app, passed):
     from app.extensions import db
     from app.models import Certificate, CertificateBatch
@@ -542,6 +543,7 @@ def test_batch_issues_a_round_once_with_progress_and_zip(app, passed):
     assert "整批甲" in listing and "整批未缴费" not in listing
 
 
+@pytest.mark.commits  # the job runs in a session of its own: it must see committed rows
 def test_batch_in_processes_and_cli(app, passed):
     """The CLI runner, with a process pool, as the detached process runs it."""
     from app.extensions import db

@@ -1,4 +1,6 @@
 """flask init (twice), demo-data, create-admin, certificate-batch --worker."""
+import pytest
+
 from tests.test_certificate import passed  # noqa: F401  (a fixture)
 
 
@@ -53,6 +55,7 @@ def test_create_admin(app):
     assert login(app.test_client(), "boss", "Xinjiang2025", "staff").status_code == 302
 
 
+@pytest.mark.commits  # the job runs in a session of its own: it must see committed rows
 def test_certificate_batch_queued_for_the_worker(app, passed):  # noqa: F811
     """`flask certificate-batch --round NAME --worker` queues the batch for the Celery worker
     (run here inline, as the tests run jobs) instead of running it in the command."""

@@ -1,6 +1,7 @@
 """import-experts: good rows in, bad rows reported with row number and reason, re-import no-op."""
 import io
 
+import pytest
 from openpyxl import Workbook, load_workbook
 
 from app.services.importer import REQUIRED_COLUMNS, import_experts
@@ -104,6 +105,7 @@ def test_cli_import_with_progress(app, tmp_path):
     assert "第4行" in result.output
 
 
+@pytest.mark.commits  # the job runs in a session of its own: it must see committed rows
 def test_staff_upload_screen_and_template(app):
     client = app.test_client()
     login_staff(client)
