@@ -157,8 +157,28 @@ CERTIFICATE_ISSUER = os.environ.get("CERTIFICATE_ISSUER", "新疆维吾尔自治
 CERTIFICATE_SEAL_IMAGE = os.environ.get("CERTIFICATE_SEAL_IMAGE",
                                         str(BASE_DIR / "data" / "certificate" / "seal.jpg"))
 CERTIFICATE_MINUTES_PER_HOUR = int(os.environ.get("CERTIFICATE_MINUTES_PER_HOUR", 45))
-# 整批发放 runs in a detached `flask certificate-batch` process (several gunicorn workers, any
-# of them answers the progress page); INLINE runs it inside the request (tests). PROCESSES
-# render in parallel (default: one per core).
+# 整批发放 runs on the Celery worker (a task per part of CERTIFICATE_BATCH_PART experts, so
+# the worker's processes share a batch and a killed worker loses one part, redone by
+# another); INLINE runs it right after the request's commit (tests). PROCESSES: the
+# command line's render processes (`flask certificate-batch --processes`).
 CERTIFICATE_BATCH_INLINE = _env_bool("CERTIFICATE_BATCH_INLINE", False)
+CERTIFICATE_BATCH_PART = int(os.environ.get("CERTIFICATE_BATCH_PART", 50))
+# 导入专家 from the screen runs on the Celery worker; INLINE runs it right after the
+# request's commit (tests). `flask import-experts` always runs it in the command.
+EXPERT_IMPORT_INLINE = _env_bool("EXPERT_IMPORT_INLINE", False)
 CERTIFICATE_BATCH_PROCESSES = int(os.environ.get("CERTIFICATE_BATCH_PROCESSES", os.cpu_count() or 1))
+
+
+# Background jobs (Celery): broker and result backend on Redis (CELERY_BROKER_URL, else
+# REDIS_URL). Tasks acknowledge after they ran (acks_late) and a task whose worker died is
+# given to another worker once the broker's visibility timeout passes: every task's hard
+# time limit stays below it, so a task still running is never handed out twice.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "redis://127.0.0.1:6379/0"
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or CELERY_BROKER_URL
+CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", 900))
+# how often a worker looks for messages a dead worker left unacknowledged (seconds)
+CELERY_RESTORE_EVERY = int(os.environ.get("CELERY_RESTORE_EVERY", 30))
+CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", 300))
+CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", 360))
+# seconds between runs of the periodic clean-up (celery beat)
+CELERY_CLEANUP_EVERY = int(os.environ.get("CELERY_CLEANUP_EVERY", 3600))

@@ -42,6 +42,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     extensions.db.init_app(app)
     extensions.csrf.init_app(app)
+    extensions.init_celery(app)
     extensions.migrate.init_app(
         app, extensions.db, directory=str(BASE_DIR / "migrations"), compare_type=True
     )

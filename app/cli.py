@@ -1,4 +1,5 @@
-"""Command line: flask init | create-admin | demo-data | import-experts | sync-roles."""
+"""Command line: flask init | create-admin | demo-data | import-experts | sync-roles |
+certificate-batch. Each command commits through ``unit_of_work.commit``."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,10 +7,28 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from flask_migrate import upgrade
+from sqlalchemy import select
 from tqdm import tqdm
 
 from app.extensions import db
-from app.services import unit_of_work
+from app.models import TrainingRound, beijing_today, utcnow
+from app.services import certificate, unit_of_work
+from app.services.accounts import check_new_password
+from app.services.audit import Actor
+from app.services.demo import (
+    DEMO_ROUND,
+    create_demo_accounts,
+    create_demo_experts,
+    create_demo_training,
+    create_staff_user,
+)
+from app.services.importer import import_experts
+from app.services.reference import load_reference_data
+from app.services.roles import ROLE_ADMIN, sync_roles
+from app.services.validators import ValidationError
+
+CLI_ACTOR = Actor(None, "系统（命令行）")
 
 
 def _print_accounts(accounts: list[dict[str, str]]) -> None:
@@ -20,11 +39,6 @@ def _print_accounts(accounts: list[dict[str, str]]) -> None:
 
 def _demo_certificate() -> None:
     """The demo expert who passed 2025年第一批 gets the certificate 【专家证书】 shows."""
-    from app.models import TrainingRound, beijing_today, utcnow
-    from app.services import certificate
-    from app.services.audit import Actor
-    from app.services.demo import DEMO_ROUND, create_demo_training
-
     now = utcnow()
     expert = create_demo_training(db.session, now)
     if expert is None:
@@ -33,9 +47,9 @@ def _demo_certificate() -> None:
     cfg = current_app.config
     cert, _ = certificate.issue(
         db.session, expert, rnd, settings=certificate.settings_from(cfg), upload_dir=cfg["UPLOAD_FOLDER"],
-        actor=Actor(None, "系统（命令行）"), today=beijing_today(), now=now,
+        actor=CLI_ACTOR, today=beijing_today(), now=now,
         minutes_per_hour=cfg["CERTIFICATE_MINUTES_PER_HOUR"])
-    db.session.commit()
+    unit_of_work.commit(db.session)
     click.echo(f"演示证书：{expert.name} {cert.number}")
 
 
@@ -44,11 +58,6 @@ def register_cli(app: Flask) -> None:
     @with_appcontext
     def init_command():
         """Migrations, reference data, roles and permissions; safe to run again."""
-        from flask_migrate import upgrade
-
-        from app.services.reference import load_reference_data
-        from app.services.roles import sync_roles
-
         upgrade()
         counts = load_reference_data(db.session, current_app.config["REFERENCE_DIR"])
         click.echo("基础数据：" + "，".join(f"{k} {v}" for k, v in counts.items()))
@@ -60,8 +69,6 @@ def register_cli(app: Flask) -> None:
     @with_appcontext
     def sync_roles_command():
         """Write the roles defined in code to the database."""
-        from app.services.roles import sync_roles
-
         counts = sync_roles(current_app.appbuilder)
         unit_of_work.commit(db.session)
         for name, count in counts.items():
@@ -75,11 +82,6 @@ def register_cli(app: Flask) -> None:
     @with_appcontext
     def create_admin_command(username, name, email, password):
         """Create a 管理员 account."""
-        from app.services.accounts import check_new_password
-        from app.services.demo import create_staff_user
-        from app.services.roles import ROLE_ADMIN
-        from app.services.validators import ValidationError
-
         try:
             check_new_password(password, account=username)
         except ValidationError as exc:
@@ -97,8 +99,6 @@ def register_cli(app: Flask) -> None:
     @with_appcontext
     def demo_data_command(count, once, seed):
         """Demo accounts (admin, reviewer, three experts) and N realistic experts."""
-        from app.services.demo import create_demo_accounts, create_demo_experts
-
         sm = current_app.appbuilder.sm
         if once and sm.find_user(username="admin") is not None:
             click.echo("演示数据已存在，跳过。")
@@ -115,30 +115,30 @@ def register_cli(app: Flask) -> None:
     @click.argument("batch_id", type=int, required=False)
     @click.option("--round", "round_name", help="培训批次名称：为该批次新建一个发放批次并运行")
     @click.option("--base-url", default=None, help="证书二维码中验证页的地址（默认 PUBLIC_BASE_URL）")
-    @click.option("--processes", type=int, default=None, help="并行渲染的进程数（默认每核一个）")
+    @click.option("--processes", type=int, default=None, help="在此并行渲染的进程数（默认每核一个）")
+    @click.option("--worker", is_flag=True, help="交给 Celery 后台任务执行（不在此运行）")
     @with_appcontext
-    def certificate_batch_command(batch_id, round_name, base_url, processes):
-        """Run a 整批发放 batch (started from the staff page, or --round NAME)."""
-
-        from sqlalchemy import select
-
-        from app.models import TrainingRound, beijing_today, utcnow
-        from app.services import certificate
-        from app.services.audit import Actor
-
+    def certificate_batch_command(batch_id, round_name, base_url, processes, worker):
+        """Run a 整批发放 batch here (a batch started from the staff page, or --round NAME);
+        --worker queues a new one for the Celery worker instead."""
         cfg = current_app.config
+        settings = certificate.settings_from(cfg, base_url)
         if round_name:
             rnd = db.session.execute(select(TrainingRound).where(
                 TrainingRound.name == round_name)).scalar_one_or_none()
             if rnd is None:
                 raise click.ClickException(f"培训批次不存在：{round_name}")
-            batch, _ = certificate.start_batch(db.session, rnd, actor=Actor(None, "系统（命令行）"),
-                                               now=utcnow())
-            db.session.commit()
+            batch, created = certificate.start_batch(
+                db.session, rnd, actor=CLI_ACTOR, now=utcnow(),
+                base_url=settings.base_url if worker else None)
+            unit_of_work.commit(db.session)
+            if worker:
+                state = "已排队" if created else f"已在发放中（{batch.status}）"
+                click.echo(f"发放批次 {batch.id}：{state}，由后台任务执行")
+                return
             batch_id = batch.id
         if batch_id is None:
             raise click.ClickException("请给出发放批次号或 --round 培训批次名称")
-        settings = certificate.settings_from(cfg, base_url)
         result = certificate.run_batch(
             db.session, batch_id, settings=settings, upload_dir=cfg["UPLOAD_FOLDER"],
             today=beijing_today(),
@@ -152,8 +152,6 @@ def register_cli(app: Flask) -> None:
     @with_appcontext
     def import_experts_command(file: Path):
         """Import experts from an xlsx file (headers: 姓名, 身份证号, 手机号码, ...)."""
-        from app.services.importer import import_experts
-
         bar = tqdm(desc="导入专家", unit="行")
 
         def progress(done: int, total: int) -> None:
@@ -162,6 +160,7 @@ def register_cli(app: Flask) -> None:
 
         report = import_experts(db.session, file.read_bytes(), file_name=file.name,
                                 progress=progress)
+        unit_of_work.commit(db.session)
         bar.close()
         if report.file_error:
             raise click.ClickException(report.file_error)

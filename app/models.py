@@ -588,6 +588,19 @@ class ImportBatch(Model):
     created = Column(Integer, nullable=False, default=0)
     unchanged = Column(Integer, nullable=False, default=0)
     failed = Column(Integer, nullable=False, default=0)
+    # started from the screen, it runs on the Celery worker: its state as the task wrote it
+    status = Column(String(4), nullable=False, default=lambda: BatchStatus.DONE.value)
+    total = Column(Integer, nullable=False, default=0)
+    done = Column(Integer, nullable=False, default=0)  # rows read
+    task_id = Column(String(64))  # the run key its task message carries
+    stored_name = Column(String(80))  # the uploaded file, kept for the worker
+    report = Column(Text)  # JSON: the rows refused, [[row, name, reason], ...]
+    message = Column(Text)
+    finished_at = Column(DateTime)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (BatchStatus.QUEUED, BatchStatus.RUNNING)
 
 
 # ==========================================================================================
@@ -916,6 +929,41 @@ class CertificateBatch(Model):
     done = Column(Integer, nullable=False, default=0)
     failed = Column(Integer, nullable=False, default=0)
     message = Column(Text)
+    # the run now owed to the batch: its Celery messages carry this key, any other is stale
+    task_id = Column(String(64))
+    heartbeat_at = Column(DateTime)  # written by the task after each part it finished
+    parts = relationship("CertificateBatchPart", back_populates="batch",
+                         cascade="all, delete-orphan", passive_deletes=True)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (BatchStatus.QUEUED, BatchStatus.RUNNING)
+
+    @property
+    def is_finished(self) -> bool:
+        return not self.is_active
+
+    @property
+    def can_retry(self) -> bool:
+        return self.status in (BatchStatus.FAILED, BatchStatus.CANCELLED)
+
+
+class CertificateBatchPart(Model):
+    """A slice of a batch's experts, one Celery task each: done once (``finished_at``), so
+    a redelivered message finds it finished and the batch's counts stay right."""
+
+    __tablename__ = "certificate_batch_part"
+    __table_args__ = (UniqueConstraint("batch_id", "seq", name="uq_certificate_batch_part_seq"),)
+    id = Column(Integer, primary_key=True)
+    batch_id = Column(Integer, ForeignKey("certificate_batch.id", ondelete="CASCADE"),
+                      nullable=False, index=True)
+    batch = relationship(CertificateBatch, back_populates="parts")
+    seq = Column(Integer, nullable=False)
+    expert_ids = Column(Text, nullable=False)  # "3,8,21": the experts planned for this part
+    done = Column(Integer, nullable=False, default=0)  # issued + skipped
+    skipped = Column(Integer, nullable=False, default=0)  # had a valid one by then
+    failed = Column(Integer, nullable=False, default=0)
+    finished_at = Column(DateTime)
 
 
 # ==========================================================================================

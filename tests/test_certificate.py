@@ -498,6 +498,7 @@ def test_staff_revoke_with_reason_and_reissue(app, passed):
     assert staff.get("/certificateadminview/show/999999").status_code == 404
 
 
+@pytest.mark.commits  # the job runs in a session of its own: it must see committed rows
 def test_batch_issues_a_round_once_with_progress_and_zip(app, passed):
     from app.extensions import db
     from app.models import Certificate, CertificateBatch
@@ -545,7 +546,7 @@ def test_batch_issues_a_round_once_with_progress_and_zip(app, passed):
     assert "整批甲" in listing and "整批未缴费" not in listing
 
 
-@pytest.mark.commits  # a process pool: forked workers need connections of their own
+@pytest.mark.commits  # the job runs in a session of its own: it must see committed rows
 def test_batch_in_processes_and_cli(app, passed):
     """The CLI runner, with a process pool, as the detached process runs it."""
     from app.extensions import db
@@ -571,11 +572,37 @@ def test_batch_in_processes_and_cli(app, passed):
     assert "新发 0 张" in again.output
 
 
-def test_batch_status_json_shape(app):
-    """The progress endpoint of a missing batch is a 404, not a 500."""
+def test_batch_status_json_shape(app, passed):
+    """The progress endpoint of a missing batch is a 404, not a 500; a real batch's JSON
+    is what the progress bar reads, as the batch's tasks wrote it."""
+    from app.extensions import db
+    from app.models import CertificateBatch, utcnow
+
     staff = app.test_client()
     login_staff(staff)
     assert staff.get("/certificates/admin/batch/999999/status").status_code == 404
     assert staff.get("/certificates/admin/batch/999999").status_code == 404
     assert staff.post("/certificates/admin/round/999999/issue").status_code == 404
-    assert json.loads(json.dumps({"ok": True}))["ok"]
+    first = passed("状态甲")
+    with app.app_context():
+        batch = CertificateBatch(round_id=first.round_id, created_at=utcnow(), status="进行中",
+                                 total=8, done=3, failed=1, message="合格并已缴费 8 人")
+        db.session.add(batch)
+        db.session.commit()
+        batch_id = batch.id
+        db.session.remove()
+    resp = staff.get(f"/certificates/admin/batch/{batch_id}/status")
+    assert resp.status_code == 200 and resp.mimetype == "application/json"
+    body = json.loads(resp.get_data(as_text=True))
+    assert body == {"status": "进行中", "total": 8, "done": 3, "failed": 1, "percent": 50,
+                    "message": "合格并已缴费 8 人", "finished": False, "can_cancel": True,
+                    "can_retry": False}
+    # 取消 (staff): the batch says 已取消 and may be run again; its JSON says so
+    assert staff.post(f"/certificates/admin/batch/{batch_id}/cancel").status_code == 302
+    body = staff.get(f"/certificates/admin/batch/{batch_id}/status").get_json()
+    assert body["status"] == "已取消" and body["finished"] and body["can_retry"]
+    assert not body["can_cancel"] and body["percent"] == 50
+    with app.app_context():
+        db.session.delete(db.session.get(CertificateBatch, batch_id))
+        db.session.commit()
+        db.session.remove()

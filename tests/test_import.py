@@ -1,6 +1,7 @@
 """import-experts: good rows in, bad rows reported with row number and reason, re-import no-op."""
 import io
 
+import pytest
 from openpyxl import Workbook, load_workbook
 
 from app.services.importer import REQUIRED_COLUMNS, import_experts
@@ -29,9 +30,11 @@ def good_row(name="导入甲"):
 
 def run_import(app, content):
     from app.extensions import db
+    from app.services import unit_of_work
 
     with app.app_context():
         report = import_experts(db.session, content, file_name="test.xlsx")
+        unit_of_work.commit(db.session)  # the caller commits (the CLI, the import task)
         db.session.remove()
     return report
 
@@ -102,6 +105,7 @@ def test_cli_import_with_progress(app, tmp_path):
     assert "第4行" in result.output
 
 
+@pytest.mark.commits  # the job runs in a session of its own: it must see committed rows
 def test_staff_upload_screen_and_template(app):
     client = app.test_client()
     login_staff(client)
@@ -112,9 +116,13 @@ def test_staff_upload_screen_and_template(app):
 
     bad = good_row("上传坏")
     bad[2] = "1"
-    resp = client.post("/experts/import/", data={
-        "file": (io.BytesIO(workbook([good_row("上传好"), bad])), "专家.xlsx")},
-        content_type="multipart/form-data")
+    app.config["EXPERT_IMPORT_INLINE"] = True  # the import task runs after the request's commit
+    try:  # the upload answers with the import's page: its report once the task has run
+        resp = client.post("/experts/import/", data={
+            "file": (io.BytesIO(workbook([good_row("上传好"), bad])), "专家.xlsx")},
+            content_type="multipart/form-data", follow_redirects=True)
+    finally:
+        app.config["EXPERT_IMPORT_INLINE"] = False
     text = page_text(resp)
     assert "新增 1 人" in text and "第3行" in text and "手机号码" in text
 

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.models import (
     AdmissionType,
+    BatchStatus,
     Expert,
     ExpertStatus,
     ImportBatch,
@@ -25,7 +30,10 @@ from app.models import (
     Prefecture,
     Specialty,
     Title,
+    utcnow,
 )
+from app.services import audit, jobs, unit_of_work
+from app.services.audit import Action
 from app.services.experts import prepare_new_expert
 from app.services.export import xlsx
 from app.services.validators import (
@@ -155,7 +163,12 @@ def import_experts(
     file_name: str = "",
     actor_id: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    batch: ImportBatch | None = None,
 ) -> ImportReport:
+    """Imports the file's good rows (each in a savepoint) and records the import in
+    ``batch`` (a queued one) or a new ImportBatch. Flushes; the caller commits (the
+    request, the command line, or the import task, which also commits as it goes through
+    ``progress``)."""
     report = ImportReport()
     try:
         wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
@@ -218,10 +231,111 @@ def import_experts(
             report.errors.append(RowError(row_no, name, f"保存失败：{type(exc).__name__}"))
             continue
         report.created += 1
-    session.add(ImportBatch(
-        sha256=hashlib.sha256(content).hexdigest(), file_name=file_name[:255],
-        imported_by_id=actor_id, created=report.created, unchanged=report.unchanged,
-        failed=report.failed,
-    ))
-    session.commit()
+    if batch is None:
+        batch = ImportBatch(sha256=hashlib.sha256(content).hexdigest(), file_name=file_name[:255],
+                            imported_by_id=actor_id)
+        session.add(batch)
+    batch.created, batch.unchanged, batch.failed = report.created, report.unchanged, report.failed
+    batch.report = json.dumps([[e.row, e.name, e.reason] for e in report.errors],
+                              ensure_ascii=False)
+    session.flush()
     return report
+
+
+# ---------------------------------------------------------------- on the worker
+
+TASK_IMPORT = "experts.import"
+PROGRESS_EVERY = 50  # rows between two progress commits of the import task
+
+
+def _import_path(upload_dir: str | Path, stored_name: str) -> Path:
+    return Path(upload_dir) / "imports" / stored_name
+
+
+def queue_import(session: Session, content: bytes, *, file_name: str, actor: audit.Actor,
+                 upload_dir: str | Path,
+                 on_failure: Callable[[str], None] | None = None) -> ImportBatch:
+    """导入专家 from the screen: the file is kept and an ImportBatch (排队中) is added, in the
+    audit trail under the person who uploaded it (the task's outcome is recorded by 系统);
+    the import task is sent once the request commits. Flushes."""
+    actor_id = actor.id
+    sha = hashlib.sha256(content).hexdigest()
+    stored_name = f"{uuid.uuid4().hex}.xlsx"
+    path = _import_path(upload_dir, stored_name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    batch = ImportBatch(sha256=sha, file_name=file_name[:255], imported_by_id=actor_id,
+                        status=BatchStatus.QUEUED, stored_name=stored_name,
+                        task_id=uuid.uuid4().hex, imported_at=utcnow())
+    session.add(batch)
+    session.flush()
+    audit.record(session, Action.IMPORT, actor=actor, object_type="专家",
+                 object_id=batch.id, detail=f"{file_name}：已提交导入")
+    jobs.send_after_commit(session, TASK_IMPORT, batch.id, batch.task_id,
+                           task_id=f"import-{batch.id}-{batch.task_id}", on_failure=on_failure)
+    return batch
+
+
+def report_of(batch: ImportBatch) -> ImportReport:
+    """The finished import's report, as the screen shows it."""
+    errors = [RowError(*e) for e in json.loads(batch.report or "[]")]
+    report = ImportReport(created=batch.created, unchanged=batch.unchanged, errors=errors)
+    if batch.status == BatchStatus.FAILED:
+        report.file_error = batch.message
+    return report
+
+
+def progress_percent(batch: ImportBatch) -> int:
+    if batch.status == BatchStatus.DONE:
+        return 100
+    return min(100, batch.done * 100 // batch.total) if batch.total else 0
+
+
+def _mark(session: Session, batch_id: int, key: str, status: BatchStatus, message: str) -> None:
+    session.execute(
+        update(ImportBatch).where(ImportBatch.id == batch_id, ImportBatch.task_id == key,
+                                  ImportBatch.status.in_((BatchStatus.QUEUED, BatchStatus.RUNNING)))
+        .values(status=status, message=message, finished_at=utcnow())
+        .execution_options(synchronize_session=False))
+
+
+def _failed(session: Session, cfg: Any, exc: BaseException, batch_id: int, key: str) -> None:
+    _mark(session, batch_id, key, BatchStatus.FAILED, f"导入中断：{type(exc).__name__}: {exc}"[:500])
+
+
+def _unsent(session: Session, batch_id: int, key: str) -> None:
+    _mark(session, batch_id, key, BatchStatus.FAILED, jobs.QUEUE_DOWN)
+
+
+@jobs.job(TASK_IMPORT, inline_setting="EXPERT_IMPORT_INLINE", on_error=_failed,
+          on_unsent=_unsent)
+def import_job(session: Session, cfg: Any, batch_id: int, key: str) -> int:
+    """The import task: progress (rows read of all) committed every PROGRESS_EVERY rows
+    with the experts imported so far; run again after a lost worker, the rows already
+    imported are found present and left unchanged."""
+    batch = session.get(ImportBatch, batch_id)
+    if batch is None or batch.task_id != key or not batch.is_active:
+        return 0
+    batch.status = BatchStatus.RUNNING
+    unit_of_work.commit(session)
+    content = _import_path(cfg["UPLOAD_FOLDER"], batch.stored_name).read_bytes()
+
+    def progress(done: int, total: int) -> None:
+        batch.done, batch.total = done, total
+        if done % PROGRESS_EVERY == 0:
+            unit_of_work.commit(session)
+
+    report = import_experts(session, content, file_name=batch.file_name or "",
+                            actor_id=batch.imported_by_id, progress=progress, batch=batch)
+    if report.file_error:
+        batch.status, batch.message = BatchStatus.FAILED, report.file_error
+    else:
+        batch.status = BatchStatus.DONE
+        batch.message = (f"新增{report.created}，未更改{report.unchanged}，失败{report.failed}")
+        user = batch.imported_by
+        audit.record(session, Action.IMPORT, actor=audit.SYSTEM, object_type="专家",
+                     object_id=batch.id, detail=(f"{batch.file_name}（{user.username if user else ''}）："
+                                                 f"{batch.message}"))
+    batch.finished_at = utcnow()
+    unit_of_work.commit(session)
+    return report.created

@@ -12,7 +12,9 @@
     document.getElementById("batch-done").textContent = data.done;
     document.getElementById("batch-failed").textContent = data.failed;
     document.getElementById("batch-message").textContent = data.message;
-    if (data.finished) { bar.className = "progress-bar" + (data.status === "失败" ? " progress-bar-danger" : " progress-bar-success"); }
+    document.getElementById("form-batch-cancel").hidden = !data.can_cancel;
+    document.getElementById("form-batch-retry").hidden = !data.can_retry;
+    if (data.finished) { bar.className = "progress-bar" + (data.can_retry ? " progress-bar-danger" : " progress-bar-success"); }
   }
   function poll() {
     fetch(box.dataset.statusUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })

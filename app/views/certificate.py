@@ -4,10 +4,8 @@ and a round's certificates as one zip. An ordinary 下载图片 / 下载 pdf is 
 by ``CertificateDownloadFront`` (one statement; see app/front.py), anything else by the views."""
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
+from urllib.parse import quote
 
 from flask import (
     Response,
@@ -36,7 +34,7 @@ from app.services import certificate as certs
 from app.services.access import SessionLimits
 from app.services.audit import Action
 from app.services.audit_hooks import current_actor
-from app.services.certificate import CertificateError
+from app.services.errors import DomainError
 from app.services.expert_status import is_admitted
 from app.views._front import (
     CERTIFICATE_DOWNLOAD,
@@ -80,19 +78,18 @@ class MyCertificateView(ExpertScreen):
         expert = self._expert()
         if is_admitted(expert):
             cfg = current_app.config
+            # the page opens whatever happens: a refusal or a failed render is said on it
+            # (a certificate issued before the failure is kept, files and row alike)
             try:
                 issued = certs.issue_due(
                     db.session, expert, settings=render_settings(), upload_dir=cfg["UPLOAD_FOLDER"],
                     actor=current_actor(), today=beijing_today(), now=utcnow(),
                     minutes_per_hour=cfg["CERTIFICATE_MINUTES_PER_HOUR"])
-                db.session.commit()
                 if issued:
                     flash("证书已生成", "success")
-            except CertificateError as exc:
-                db.session.rollback()
+            except certs.CertificateError as exc:  # a rule said no: its words
                 flash(exc.message, "warning")
-            except Exception:  # rendering failed: the page still opens, staff can reissue
-                db.session.rollback()
+            except Exception:  # rendering or storing failed: staff can reissue
                 current_app.logger.exception("certificate issue failed for expert %s", expert.id)
                 flash("证书生成失败，请稍后再试或联系管理人员", "danger")
         rows = db.session.execute(select(Certificate).where(Certificate.expert_id == expert.id)
@@ -175,14 +172,12 @@ class CertificateAdminView(BeijingTimesMixin, StaffModelView):
         cert = self._cert(pk)
         error = None
         if request.method == "POST":
-            try:
+            try:  # refused: the form again, the reason beside it
                 certs.revoke(db.session, cert, request.form.get("reason"), actor=current_actor(),
                              now=utcnow())
-                db.session.commit()
                 flash(f"证书 {cert.number} 已撤销", "success")
                 return redirect(url_for(".show", pk=cert.id))
-            except CertificateError as exc:
-                db.session.rollback()
+            except DomainError as exc:
                 error = exc.message
         return self.render_template("certificate/revoke.html", cert=cert, error=error,
                                     reason=request.form.get("reason", ""))
@@ -192,16 +187,10 @@ class CertificateAdminView(BeijingTimesMixin, StaffModelView):
     def reissue(self, pk):
         cert = self._cert(pk)
         cfg = current_app.config
-        try:
-            new = certs.reissue(db.session, cert, settings=render_settings(),
-                                upload_dir=cfg["UPLOAD_FOLDER"], actor=current_actor(),
-                                today=beijing_today(), now=utcnow(),
-                                minutes_per_hour=cfg["CERTIFICATE_MINUTES_PER_HOUR"])
-            db.session.commit()
-        except CertificateError as exc:
-            db.session.rollback()
-            flash(exc.message, "warning")
-            return redirect(url_for(".show", pk=cert.id))
+        new = certs.reissue(db.session, cert, settings=render_settings(),
+                            upload_dir=cfg["UPLOAD_FOLDER"], actor=current_actor(),
+                            today=beijing_today(), now=utcnow(),
+                            minutes_per_hour=cfg["CERTIFICATE_MINUTES_PER_HOUR"])
         flash(f"已补发，新证书编号 {new.number}", "success")
         return redirect(url_for(".show", pk=new.id))
 
@@ -210,7 +199,7 @@ class CertificateBatchAdminView(BeijingTimesMixin, StaffModelView):
     """发放记录: each 整批发放 and how it went."""
 
     datamodel = SQLAInterface(CertificateBatch)
-    beijing_time_columns = ("created_at", "started_at", "finished_at")
+    beijing_time_columns = ("created_at", "started_at", "finished_at", "heartbeat_at")
     base_permissions = ["can_list", "can_show"]
     base_order = ("id", "desc")
     list_title = show_title = "发放记录"
@@ -223,32 +212,18 @@ class CertificateBatchAdminView(BeijingTimesMixin, StaffModelView):
     search_columns = ["round", "status"]
 
 
-def launch_batch(batch_id: int, base_url: str) -> None:
-    """Runs the batch away from the request: a detached `flask certificate-batch` process
-    (its own session, so a gunicorn worker's restart or timeout does not end it; it may use
-    every core); or inline when CERTIFICATE_BATCH_INLINE is set (tests)."""
-    cfg = current_app.config
-    if cfg["CERTIFICATE_BATCH_INLINE"]:
-        certs.run_batch(db.session, batch_id, settings=render_settings(base_url),
-                        upload_dir=cfg["UPLOAD_FOLDER"], today=beijing_today(), processes=1,
-                        minutes_per_hour=cfg["CERTIFICATE_MINUTES_PER_HOUR"])
-        return
-    env = {**os.environ, "FLASK_APP": "app:create_app",
-           "DATABASE_URL": cfg["SQLALCHEMY_DATABASE_URI"], "UPLOAD_FOLDER": cfg["UPLOAD_FOLDER"]}
-    log = open(os.path.join(current_app.instance_path, "certificate-batch.log"), "ab")  # noqa: SIM115
-    subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "flask", "certificate-batch", str(batch_id), "--base-url", base_url],
-        env=env, cwd=str(certs.ROOT), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-        start_new_session=True, close_fds=True)
-    log.close()
+def _flash_danger(message: str) -> None:
+    flash(message, "danger")
 
 
 class CertificateIssueView(BaseView):
     """整批发放: per round, how many passed and paid and hold a certificate; start a batch
-    (a progress bar follows it); 下载证书包 (zip)."""
+    (a progress bar follows it, 取消 and 重新发放 beside it); 下载证书包 (zip)."""
 
     route_base = "/certificates/admin"
     class_permission_name = "CertificateIssue"
+    # 取消 and 重新发放 are part of 整批发放: whoever may start a batch may stop or resume it
+    method_permission_name = {"cancel": "issue", "retry": "issue"}
     audience = "staff"
     default_view = "index"
 
@@ -257,25 +232,38 @@ class CertificateIssueView(BaseView):
     def index(self):
         rounds = db.session.execute(select(TrainingRound).order_by(TrainingRound.id.desc())
                                     ).scalars().all()
-        rows = [(r, certs.round_counts(db.session, r), certs.active_batch(db.session, r.id, utcnow()))
+        rows = [(r, certs.round_counts(db.session, r), certs.active_batch(db.session, r.id))
                 for r in rounds]
         return self.render_template("certificate/rounds.html", rows=rows)
 
     @expose("/round/<int:round_id>/issue", methods=["POST"])
     @has_access
     def issue(self, round_id: int):
+        """Queues the batch; its plan task is sent once this request has committed (see
+        certificate.batch): a queue that cannot be reached is said at once."""
         rnd = db.get_or_404(TrainingRound, round_id)
-        batch, created = certs.start_batch(db.session, rnd, actor=current_actor(), now=utcnow())
-        db.session.commit()
-        if created:
-            try:
-                launch_batch(batch.id, render_settings().base_url)
-            except Exception:
-                db.session.rollback()
-                current_app.logger.exception("certificate batch %s failed", batch.id)
-                flash("整批发放未能完成，详见发放记录", "danger")
-        else:
+        batch, created = certs.start_batch(db.session, rnd, actor=current_actor(), now=utcnow(),
+                                           base_url=render_settings().base_url,
+                                           on_failure=_flash_danger)
+        if not created:
             flash("该批次正在发放中，以下为其进度", "info")
+        return redirect(url_for(".batch", batch_id=batch.id))
+
+    @expose("/batch/<int:batch_id>/cancel", methods=["POST"])
+    @has_access
+    def cancel(self, batch_id: int):
+        batch = db.get_or_404(CertificateBatch, batch_id)
+        certs.cancel_batch(db.session, batch, actor=current_actor(), now=utcnow())
+        flash("已取消该发放批次；已生成的证书保留", "success")
+        return redirect(url_for(".batch", batch_id=batch.id))
+
+    @expose("/batch/<int:batch_id>/retry", methods=["POST"])
+    @has_access
+    def retry(self, batch_id: int):
+        batch = db.get_or_404(CertificateBatch, batch_id)
+        certs.retry_batch(db.session, batch, actor=current_actor(), now=utcnow(),
+                          base_url=render_settings().base_url, on_failure=_flash_danger)
+        flash("已重新发放，尚未完成的部分将继续生成", "info")
         return redirect(url_for(".batch", batch_id=batch.id))
 
     @expose("/batch/<int:batch_id>")
@@ -289,10 +277,7 @@ class CertificateIssueView(BaseView):
     @has_access
     def status(self, batch_id: int):
         batch = db.get_or_404(CertificateBatch, batch_id)
-        return jsonify(status=batch.status, total=batch.total, done=batch.done,
-                       failed=batch.failed, percent=certs.progress_percent(batch),
-                       message=batch.message or "",
-                       finished=batch.status in (certs.FINISHED, certs.FAILED))
+        return jsonify(certs.status_json(batch))
 
     @expose("/round/<int:round_id>/zip")
     @has_access
@@ -301,11 +286,8 @@ class CertificateIssueView(BaseView):
         rnd = db.get_or_404(TrainingRound, round_id)
         audit.record(db.session, Action.EXPORT, actor=current_actor(), object_type="证书包",
                      object_id=rnd.id, detail=rnd.name)
-        db.session.commit()
         body = certs.zip_round(db.session, rnd, current_app.config["UPLOAD_FOLDER"])
         resp = Response(stream_with_context(body), mimetype="application/zip")
-        from urllib.parse import quote
-
         name = quote(f"继续教育合格证书-{rnd.name}.zip")
         resp.headers["Content-Disposition"] = (
             f"attachment; filename=certificates.zip; filename*=UTF-8''{name}")

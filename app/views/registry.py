@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from flask import current_app, request, send_file
+from flask import current_app, flash, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -50,7 +50,13 @@ from app.services.audit_hooks import current_actor
 from app.services.errors import NotFound
 from app.services.expert_status import is_admitted
 from app.services.export import EXPORT_MIME, export_experts
-from app.services.importer import IMPORT_COLUMNS, import_experts, template_workbook
+from app.services.importer import (
+    IMPORT_COLUMNS,
+    queue_import,
+    report_of,
+    template_workbook,
+)
+from app.services.importer import progress_percent as import_progress
 from app.services.validators import (
     ValidationError,
     validate_credit_code,
@@ -405,7 +411,7 @@ class ImportBatchAdminView(BeijingTimesMixin, StaffModelView):
     """导入记录: one row per import, written by the importer only."""
 
     datamodel = SQLAInterface(ImportBatch)
-    beijing_time_columns = ("imported_at",)
+    beijing_time_columns = ("imported_at", "finished_at")
     base_permissions = ["can_list", "can_show"]
     base_order = ("imported_at", "desc")
     list_title = show_title = "导入记录"
@@ -441,14 +447,16 @@ class ExpertImportView(BaseView):
 
     route_base = "/experts/import"
     class_permission_name = "ExpertImport"
+    method_permission_name = {"progress": "upload"}  # whoever imports follows the import
     audience = "staff"
     default_view = "upload"
 
     @expose("/", methods=["GET", "POST"])
     @has_access
     def upload(self):
+        """The file is checked here, imported by the Celery worker (its page shows the
+        progress, then the report)."""
         form = ImportForm()
-        report = None
         if form.validate_on_submit():
             upload = request.files.get("file")
             if not upload or not upload.filename:
@@ -456,20 +464,22 @@ class ExpertImportView(BaseView):
             elif not upload.filename.lower().endswith(".xlsx"):
                 form.file.errors = ["请上传 Excel 文件（.xlsx），可先下载导入模板"]
             else:
-                report = import_experts(
-                    db.session, upload.read(), file_name=upload.filename,
-                    actor_id=current_user.id,
-                )
-                audit.record(db.session, Action.IMPORT, actor=current_actor(),
-                             object_type="专家", detail=(
-                                 f"{upload.filename}：新增{report.created}，"
-                                 f"未更改{report.unchanged}，失败{report.failed}"))
-                db.session.commit()
-                if report.file_error:
-                    form.file.errors = [report.file_error]
-                    report = None
-        return self.render_template("registry/import.html", form=form, report=report,
+                batch = queue_import(db.session, upload.read(), file_name=upload.filename,
+                                     actor=current_actor(),
+                                     upload_dir=current_app.config["UPLOAD_FOLDER"],
+                                     on_failure=lambda message: flash(message, "danger"))
+                return redirect(url_for(".progress", batch_id=batch.id))
+        return self.render_template("registry/import.html", form=form, report=None,
                                     columns=IMPORT_COLUMNS)
+
+    @expose("/batch/<int:batch_id>")
+    @has_access
+    def progress(self, batch_id: int):
+        """导入进度, then the report (rows refused, with their Excel row numbers)."""
+        batch = db.get_or_404(ImportBatch, batch_id)
+        report = None if batch.is_active else report_of(batch)
+        return self.render_template("registry/import_batch.html", batch=batch, report=report,
+                                    percent=import_progress(batch))
 
     @expose("/template")
     @has_access

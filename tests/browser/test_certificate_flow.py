@@ -13,7 +13,7 @@ from tests.browser.conftest import shot
 from tests.conftest import ARTIFACTS, STAFF_PASSWORD
 from tests.test_certificate import passed  # noqa: F401  (the fixture)
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.commits]  # a live server: real commits
 
 
 def _login(page, live_server, username, password, kind="expert"):

@@ -28,16 +28,23 @@ One module per concern: ``eligibility``, ``rendering``, ``issuing``, ``revoking`
 """
 from app.services.certificate.archive import zip_round
 from app.services.certificate.batch import (
+    TASK_PART,
+    TASK_PLAN,
     BatchResult,
     active_batch,
+    cancel_batch,
+    part_job,
+    plan_job,
     progress_percent,
+    retry_batch,
     round_counts,
     run_batch,
     start_batch,
+    status_json,
 )
 from app.services.certificate.common import (
     ASSETS,
-    BATCH_STALE_AFTER,
+    CANCELLED,
     FAILED,
     FINISHED,
     FONTS,
@@ -59,7 +66,7 @@ from app.services.certificate.eligibility import (
     hours_for,
     valid_certificate,
 )
-from app.services.certificate.issuing import issue, issue_due
+from app.services.certificate.issuing import Issued, issue, issue_due, issue_many
 from app.services.certificate.rendering import (
     CertificateText,
     RenderSettings,
@@ -77,7 +84,9 @@ from app.services.certificate.revoking import MAX_REASON, reissue, revoke
 from app.services.certificate.verification import Verification, verify
 
 __all__ = [
-    "ASSETS", "BATCH_STALE_AFTER", "FAILED", "FINISHED", "FONTS", "MAX_REASON", "PNG_DPI",
+    "ASSETS", "CANCELLED", "TASK_PART", "TASK_PLAN", "Issued", "issue_many",
+    "cancel_batch", "retry_batch", "status_json", "plan_job", "part_job", "FAILED", "FINISHED",
+    "FONTS", "MAX_REASON", "PNG_DPI",
     "QUEUED", "REVOKED", "ROOT", "RUNNING", "VALID", "VERIFY_PATH", "BatchResult",
     "CertificateError", "CertificateText", "Eligibility", "KeptFile", "RenderSettings",
     "Verification", "_renderer", "active_batch", "eligibility", "eligible_expert_ids",

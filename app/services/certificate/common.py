@@ -2,18 +2,18 @@
 and the error it raises."""
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
-from app.models import CertificateStatus
+from app.models import BatchStatus, CertificateStatus, PaymentStatus, ReviewStatus
+from app.services.errors import DomainError
 
-PASSED = "合格"
-PAID = "已支付"
+PASSED = ReviewStatus.PASSED.value
+PAID = PaymentStatus.PAID.value
 VALID, REVOKED = CertificateStatus.VALID.value, CertificateStatus.REVOKED.value
-QUEUED, RUNNING, FINISHED, FAILED = "排队中", "进行中", "已完成", "失败"
+QUEUED, RUNNING, FINISHED, FAILED, CANCELLED = (
+    BatchStatus.QUEUED.value, BatchStatus.RUNNING.value, BatchStatus.DONE.value,
+    BatchStatus.FAILED.value, BatchStatus.CANCELLED.value)
 VERIFY_PATH = "/certificates/verify/"
-# a batch still 排队中/进行中 after this long is taken as dead (its process is gone)
-BATCH_STALE_AFTER = dt.timedelta(hours=1)
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 ROOT = Path(__file__).resolve().parent.parent.parent.parent
 ASSETS = ROOT / "data" / "certificate"
@@ -21,8 +21,6 @@ FONTS = {"sans": ASSETS / "fonts" / "cert-sans.otf", "title": ASSETS / "fonts" /
 PNG_DPI = 150  # A4 landscape at 150 dpi: 1754 × 1241 pixels
 
 
-class CertificateError(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class CertificateError(DomainError):
+    """A refusal of the certificate rules (not eligible, already revoked, ...)."""
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
@@ -84,6 +86,61 @@ def _render_and_write(text: CertificateText, settings: RenderSettings,
     return written
 
 
+Written = dict[str, tuple[str, int, str]]
+# texts → (number, files written or None, error or None) in the same order; a batch hands a
+# process pool's map, one certificate renders in this process and lets errors propagate
+RenderMany = Callable[[list[CertificateText]], Iterable[tuple[str, Written | None, str | None]]]
+
+
+@dataclass
+class Issued:
+    """What ``issue_many`` did: certificates kept, experts who had one by then, failures."""
+
+    issued: list[tuple[Expert, Certificate]] = field(default_factory=list)
+    skipped: list[Expert] = field(default_factory=list)
+    failed: list[tuple[Expert, str]] = field(default_factory=list)
+
+
+def render_here(settings: RenderSettings, upload_dir: str | Path) -> RenderMany:
+    """Render in this process; an error propagates (one certificate: the caller decides)."""
+    return lambda texts: ((t.number, _render_and_write(t, settings, upload_dir), None)
+                          for t in texts)
+
+
+def issue_many(session: Session, rnd: TrainingRound,
+               candidates: Iterable[tuple[Expert, Eligibility]], *, render_many: RenderMany,
+               upload_dir: str | Path, today: dt.date, now: dt.datetime,
+               actor_id: int | None) -> Issued:
+    """The one issuing path (a visit, staff, a batch part): for each eligible expert without
+    a valid certificate for the round, the certificate is built, rendered once, its files
+    written and kept with it in a savepoint. Flushes."""
+    out = Issued()
+    candidates = list(candidates)
+    have = set(session.execute(select(Certificate.expert_id).where(
+        Certificate.round_id == rnd.id, Certificate.status == VALID,
+        Certificate.expert_id.in_([e.id for e, _ in candidates]))).scalars()) if candidates else set()
+    todo: dict[str, tuple[Expert, Certificate]] = {}
+    for expert, elig in candidates:
+        if expert.id in have:
+            out.skipped.append(expert)
+            continue
+        cert = _new_certificate(expert, rnd, elig, today, actor_id, now)
+        todo[cert.number] = (expert, cert)
+    texts = [CertificateText.of(cert) for _, cert in todo.values()]
+    # every file rendered before the first INSERT: the transaction writes (and on SQLite
+    # holds the database's write lock) only for the inserts, not during the renderings
+    rendered = list(render_many(texts))
+    for number, written, error in rendered:
+        expert, cert = todo[number]
+        if error is not None:
+            out.failed.append((expert, error))
+        elif _insert(session, cert, expert.user_id, written, upload_dir):
+            out.issued.append((expert, cert))
+        else:
+            out.skipped.append(expert)
+    return out
+
+
 def issue(session: Session, expert: Expert, rnd: TrainingRound, *, settings: RenderSettings,
           upload_dir: str | Path, actor: Actor, today: dt.date, now: dt.datetime,
           minutes_per_hour: int = 45) -> tuple[Certificate, bool]:
@@ -93,10 +150,11 @@ def issue(session: Session, expert: Expert, rnd: TrainingRound, *, settings: Ren
     if existing is not None:
         return existing, False
     elig = eligibility(session, expert, rnd, minutes_per_hour)
-    cert = _new_certificate(expert, rnd, elig, today, actor.id, now)
-    written = _render_and_write(CertificateText.of(cert), settings, upload_dir)
-    if not _insert(session, cert, expert.user_id, written, upload_dir):
+    done = issue_many(session, rnd, [(expert, elig)], render_many=render_here(settings, upload_dir),
+                      upload_dir=upload_dir, today=today, now=now, actor_id=actor.id)
+    if not done.issued:
         return valid_certificate(session, expert.id, rnd.id), False
+    _, cert = done.issued[0]
     audit.record(session, Action.CERTIFICATE_ISSUE, actor=actor, object_type="证书",
                  object_id=cert.number, detail=f"{cert.holder_name}（{cert.expert_no}）{cert.round_name}",
                  after={"hours": cert.hours, "issued_on": cert.issued_on})

@@ -11,6 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import pypdfium2 as pdfium
+from PIL import Image
+from weasyprint import CSS, HTML
+from weasyprint.text.fonts import FontConfiguration
 
 from app.models import (
     Certificate,
@@ -22,6 +26,7 @@ from app.services.certificate.common import (
     ROOT,
     VERIFY_PATH,
 )
+from app.services.pdf import data_only_fetcher, qr_data_uri
 
 
 def new_number(today: dt.date) -> str:
@@ -94,11 +99,6 @@ class _Renderer:
     each seal. WeasyPrint's font configuration is not shared between threads."""
 
     def __init__(self):
-        from weasyprint import CSS
-        from weasyprint.text.fonts import FontConfiguration
-
-        from app.services.pdf import data_only_fetcher
-
         self.fetcher = data_only_fetcher(FONTS.values())
         self.font_config = FontConfiguration()
         fonts = {k: p.resolve().as_uri() for k, p in FONTS.items() if p.is_file()}
@@ -118,10 +118,6 @@ def _renderer() -> _Renderer:
 
 def render_pdf(text: CertificateText, settings: RenderSettings) -> bytes:
     """The certificate as a one-page A4 landscape PDF (vector; CJK fonts embedded)."""
-    from weasyprint import HTML
-
-    from app.services.pdf import qr_data_uri
-
     r = _renderer()
     html = _TEMPLATES.get_template("certificate_pdf.html").render(
         c=text, issuer=settings.issuer, seal=seal_data_uri(settings.seal_image),
@@ -137,9 +133,6 @@ def pdf_to_png(pdf: bytes, dpi: int = PNG_DPI, palette_key: Any = None) -> bytes
     per-row filter search that takes most of an RGB PNG's time). Every certificate under
     the same settings has the same colours (only the words differ), so with ``palette_key``
     the palette is chosen from the first one and reused (exact colours, no dithering)."""
-    import pypdfium2 as pdfium
-    from PIL import Image
-
     doc = pdfium.PdfDocument(pdf)
     try:
         image = doc[0].render(scale=dpi / 72).to_pil()
