@@ -69,8 +69,8 @@ class ApplicationReviewView(BaseView):
             db.session.query(Expert)
             .options(*[selectinload(getattr(Expert, s.name)) for s in SECTIONS],
                      # each row's file with its row, not one query per file
-                     *[selectinload(getattr(Expert, s.name)).joinedload(getattr(s.model, f.name))
-                       for s in SECTIONS for f in s.fields if f.kind == "file"],
+                     *[selectinload(getattr(Expert, s.name)).joinedload(getattr(s.model, name))
+                       for s in SECTIONS for name in sorted(app_service.file_fields(s.model))],
                      selectinload(Expert.review_records))
             .filter(Expert.id == expert_id).one_or_none()
         )

@@ -14,6 +14,7 @@ from app.services.application.draft import (
     add_row,
     can_edit,
     default_admission_type,
+    file_fields,
     form_from_record,
     is_renewal,
     load,
@@ -67,5 +68,5 @@ __all__ = [
     "apply_step1", "apply_step2", "attach_signed_form", "can_edit", "check_step1", "check_step2",
     "check_step3", "default_admission_type", "form_from_record", "is_id", "is_renewal", "load",
     "locked_for", "missing_for_submission", "next_expert_no", "remove_row", "review",
-    "rule_flags", "save_draft", "submit", "values_from_record", "work_years",
+    "rule_flags", "save_draft", "file_fields", "submit", "values_from_record", "work_years",
 ]

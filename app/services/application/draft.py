@@ -76,7 +76,8 @@ def load(session: Session, expert: Expert) -> dict:
     return data
 
 
-def _file_fields(model: type) -> set[str]:
+def file_fields(model: type) -> set[str]:
+    """The attributes of ``model`` that hold a stored file (photo, proof, scan)."""
     return {r.key for r in inspect(model).relationships if r.mapper.class_ is StoredFile}
 
 
@@ -84,11 +85,11 @@ def _drop_broken_file_ids(data: dict) -> None:
     """The pages link every kept upload by its id: a draft saved with something else in a
     file field (letters, an id no column holds) has it emptied, so its page renders."""
     basic = data.get("basic", {})
-    for name in _file_fields(Expert) & BASIC_BY_NAME.keys():
+    for name in file_fields(Expert) & BASIC_BY_NAME.keys():
         if basic.get(name) and not is_id(basic[name]):
             basic[name] = ""
     for section in SECTIONS:
-        files = _file_fields(section.model)
+        files = file_fields(section.model)
         for row in data["sections"].get(section.name) or []:
             for name in files:
                 if row.get(name) and not is_id(row[name]):
