@@ -10,6 +10,7 @@ from sqlalchemy.pool import NullPool
 
 from app import extensions, fab_fixes
 from app.errors import install_converters, register_errors
+from app.models import migration_filter
 from app.services.production import check_production
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -44,7 +45,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     extensions.csrf.init_app(app)
     extensions.init_celery(app)
     extensions.migrate.init_app(
-        app, extensions.db, directory=str(BASE_DIR / "migrations"), compare_type=True
+        app, extensions.db, directory=str(BASE_DIR / "migrations"), compare_type=True,
+        include_object=migration_filter(uri.split(":", 1)[0].split("+", 1)[0]),
     )
     appbuilder = extensions.appbuilder
     if getattr(appbuilder, "_app_bound", False):
