@@ -4,6 +4,7 @@ server-side sessions (also behind the optional JWT API)."""
 from __future__ import annotations
 
 import io
+import logging
 import secrets
 
 import redis
@@ -70,6 +71,8 @@ LOGIN_FAILED = "账号或密码错误，请重新输入"
 LOGIN_KINDS = {"expert": "专家", "staff": "管理人员"}
 CAPTCHA_CHARS = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 CAPTCHA_FIELDS = ("captcha_id", "captcha")
+
+log = logging.getLogger(__name__)
 
 
 class LoginForm(FlaskForm):
@@ -384,6 +387,7 @@ class ExpertSecurityManager(SecurityManager):
             login_guard.register_failure(store, subject, ip, now, policy, reservation)
             audit.record(self.session, Action.LOGIN_FAILED, actor=actor, object_type="用户",
                          object_id=shown, detail="账号已锁定")
+            log.warning("login refused: locked (user id %s)", user.id if user else "unknown")
             return None  # the request commits the failure's audit record
         # FAB's check keeps its timing equalisation (a fake hash check for unknown names).
         found = super().auth_user_db(user.username if user is not None else typed, password)
@@ -396,7 +400,10 @@ class ExpertSecurityManager(SecurityManager):
                                                         reservation)
             audit.record(self.session, Action.LOGIN_FAILED, actor=actor, object_type="用户",
                          object_id=shown)
+            log.info("login failed (user id %s)", user.id if user else "unknown")
             if newly_locked and user is not None:
+                log.warning("account locked after %s failures (user id %s)",
+                            policy.max_failures, user.id)
                 audit.record(self.session, Action.LOCKED, actor=actor, object_type="用户",
                              object_id=shown,
                              detail=f"连续{policy.max_failures}次登录失败，锁定{policy.lock_minutes}分钟")

@@ -9,6 +9,7 @@ still commits."""
 from __future__ import annotations
 
 import json
+import logging
 import math
 
 from flask import (
@@ -68,6 +69,8 @@ from app.views.base import (
 from app.views.widgets import BeijingTimesMixin
 
 PAGE_SIZES = (10, 20, 50)
+
+log = logging.getLogger(__name__)
 
 
 def provider() -> payment.PaymentProvider:
@@ -252,6 +255,7 @@ class PaymentCallbackView(BaseView):
                 db.session, prov, request.headers, request.get_data(), utcnow())
         except DomainError as exc:  # the provider's answer shape, not the app's
             rollback()
+            log.warning("payment notification from %s refused: %s", provider_name, exc.message)
             return jsonify(code="FAIL", message=exc.message), 400
         return jsonify(code="SUCCESS", credited=credited)
 
