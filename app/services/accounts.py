@@ -119,7 +119,7 @@ def update_basic_profile(session: Session, user: AppUser, *, phone: str, email: 
     their profile (the phone is also a login, so it must be nobody else's); staff keep
     theirs on the account. Returns what changed, field → (before, after)."""
     errors: dict[str, str] = {}
-    expert = session.execute(select(Expert).where(Expert.user_id == user.id)).scalar_one_or_none()
+    expert = own_expert(session, user)
     try:
         # staff may leave the phone empty; an expert's is required (it is a login)
         phone = validate_phone(phone) if expert is not None or (phone or "").strip() else None
