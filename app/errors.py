@@ -134,8 +134,8 @@ def rollback() -> None:
 
 def domain_error_response(exc: DomainError):
     """The one mapping of a refusal to an answer: JSON for the API and script calls; on the
-    screens 404/403/5xx are the error page with the message, other refusals are flashed and
-    the person goes back to the page they came from (same site only)."""
+    screens other refusals are flashed and the person goes back to the page they came from
+    (same site only); 404/403/5xx, or no such page, are the error page with the message."""
     rollback()
     log.info("refused %s %s (%s): %s", request.method, request.endpoint, type(exc).__name__,
              exc.message)
@@ -144,12 +144,14 @@ def domain_error_response(exc: DomainError):
         if exc.errors:
             body["errors"] = exc.errors
         return jsonify(body), exc.status
-    if exc.status in (403, 404) or exc.status >= 500:
+    back = request.referrer or ""
+    if exc.status in (403, 404) or exc.status >= 500 or not back.startswith(request.host_url) \
+            or back == request.url:
+        # no page of ours to go back to, or it is this one (which would refuse again): the
+        # message on the error page, never a redirect to a POST-only route or a loop
         return error_response(exc.status, detail=exc.message)
     flash(exc.message, "warning")
-    back = request.referrer or ""
-    host = request.host_url
-    return redirect(back if back.startswith(host) else request.url)
+    return redirect(back)
 
 
 def body_has_nul(body: bytes) -> bool:

@@ -277,3 +277,26 @@ def test_item10_error_pages_have_english(app):
     client = app.test_client()
     client.get("/lang/en")
     assert "Page not found" in page_text(client.get("/no-such-page"))
+
+
+def test_a_refusal_without_a_page_to_go_back_to_is_the_error_page_not_a_loop(app):
+    """DomainError's one handler: with no Referer of ours (a bookmarked link, a POST from a
+    browser that sends none) the message is shown on the error page with the refusal's
+    status, never a redirect to the same URL (a loop) or to a POST-only route (405)."""
+    from app.errors import domain_error_response
+    from app.services.errors import Conflict
+
+    def answer(method, **headers):
+        with app.test_request_context("/certificates/admin/revoke/1", method=method,
+                                      headers=headers):
+            return app.make_response(domain_error_response(Conflict("该证书已撤销")))
+
+    for method in ("GET", "POST"):
+        resp = answer(method)
+        assert resp.status_code == 409
+        assert "该证书已撤销" in resp.get_data(as_text=True)
+    same = answer("GET", Referer="http://localhost/certificates/admin/revoke/1")
+    assert same.status_code == 409  # its own page would refuse again
+    # from another page of ours: back to it, the message flashed
+    back = answer("POST", Referer="http://localhost/expert/")
+    assert back.status_code == 302 and back.headers["Location"].endswith("/expert/")
