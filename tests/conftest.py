@@ -306,3 +306,29 @@ def pytest_collection_modifyitems(session, config, items):
     if os.environ.get("REVERSE_TESTS") == "1":
         items.reverse()
     items.sort(key=lambda item: "tests/browser/" in item.nodeid)
+
+
+def open_round_for(app, account, *, name: str, batch: str, no_prefix: str,
+                   course_names: list[str]) -> str:
+    """An open training round of ``course_names`` (60 minutes each) for the admitted
+    expert of ``account``, who gets a 专家编号 and the round's 入库批次. Returns the 专家编号.
+    Request tests only: the browser tests open rounds through the staff screens."""
+    from app.extensions import db
+    from app.models import Course, Expert, TrainingRound, utcnow
+
+    with app.app_context():
+        expert = db.session.get(Expert, account.expert_id)
+        expert.expert_no = f"{no_prefix}{account.expert_id:06d}"
+        expert.admission_batch = batch
+        now = utcnow()
+        rnd = TrainingRound(name=name, admission_batches=batch,
+                            enroll_start=now - dt.timedelta(days=1),
+                            enroll_end=now + dt.timedelta(days=30),
+                            fee_fen=30000, makeup_fee_fen=10000, open_delay_days=2, study_days=10)
+        db.session.add(rnd)
+        for course_name in course_names:
+            db.session.add(Course(round=rnd, name=course_name, required_minutes=60))
+        db.session.commit()
+        expert_no = expert.expert_no
+        db.session.remove()
+    return expert_no

@@ -11,7 +11,7 @@ import datetime as dt
 import itertools
 
 from app.models import ExpertStatus, utcnow
-from tests.conftest import login_expert, login_staff
+from tests.conftest import login_expert, login_staff, open_round_for
 
 FEW, MANY = 3, 30
 
@@ -127,24 +127,9 @@ def test_expert_home_does_not_grow_with_the_profile_rows(app, make_expert, count
 
 
 def _training_round(app, account, courses: int) -> None:
-    from app.extensions import db
-    from app.models import Course, Expert, TrainingRound
-
-    with app.app_context():
-        expert = db.session.get(Expert, account.expert_id)
-        expert.expert_no = f"XJ2097{account.expert_id:06d}"
-        expert.admission_batch = f"计数批{account.expert_id}"
-        now = utcnow()
-        rnd = TrainingRound(name=f"计数轮次-{account.expert_id}-{courses}",
-                            admission_batches=expert.admission_batch,
-                            enroll_start=now - dt.timedelta(days=1),
-                            enroll_end=now + dt.timedelta(days=30),
-                            fee_fen=30000, makeup_fee_fen=10000, open_delay_days=2, study_days=10)
-        db.session.add(rnd)
-        for i in range(courses):
-            db.session.add(Course(round=rnd, name=f"计数课程{i:02d}", required_minutes=60))
-        db.session.commit()
-        db.session.remove()
+    open_round_for(app, account, name=f"计数轮次-{account.expert_id}-{courses}",
+                   batch=f"计数批{account.expert_id}", no_prefix="XJ2097",
+                   course_names=[f"计数课程{i:02d}" for i in range(courses)])
 
 
 def test_my_training_does_not_grow_with_the_courses(app, make_expert, count_queries):

@@ -7,8 +7,8 @@ import re
 import pytest
 from PIL import Image
 
-from app.models import ExpertStatus, utcnow
-from tests.conftest import login_expert, login_staff, page_text
+from app.models import ExpertStatus
+from tests.conftest import login_expert, login_staff, open_round_for, page_text
 from tests.test_payment import statement
 
 COLUMNS = ["序号", "课程名称", "学习开始时间", "学习结束时间", "学习进度", "批阅状态", "是否补学", "培训完毕",
@@ -17,27 +17,11 @@ COLUMNS = ["序号", "课程名称", "学习开始时间", "学习结束时间",
 
 @pytest.fixture
 def trainee(app, make_expert):
-    from app.extensions import db
-    from app.models import Course, Expert, TrainingRound
-
     account = make_expert("培训者", status=ExpertStatus.ADMITTED)
-    with app.app_context():
-        expert = db.session.get(Expert, account.expert_id)
-        expert.expert_no = f"XJ2098{account.expert_id:06d}"
-        expert.admission_batch = f"培训批{account.expert_id}"
-        now = utcnow()
-        rnd = TrainingRound(name=f"2025年第一批-{account.expert_id}",
-                            admission_batches=expert.admission_batch,
-                            enroll_start=now - dt.timedelta(days=1),
-                            enroll_end=now + dt.timedelta(days=30),
-                            fee_fen=30000, makeup_fee_fen=10000, open_delay_days=2, study_days=10)
-        db.session.add(rnd)
-        for i in range(12):
-            db.session.add(Course(round=rnd, name=f"系统使用教学课程{i:02d}" if i else "会员知识课程",
-                                  required_minutes=60))
-        db.session.commit()
-        account.expert_no = expert.expert_no
-        db.session.remove()
+    account.expert_no = open_round_for(
+        app, account, name=f"2025年第一批-{account.expert_id}",
+        batch=f"培训批{account.expert_id}", no_prefix="XJ2098",
+        course_names=[f"系统使用教学课程{i:02d}" if i else "会员知识课程" for i in range(12)])
     return account
 
 
