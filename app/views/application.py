@@ -10,11 +10,13 @@ from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import has_access
 from flask_login import current_user
 
+from app.errors import rollback
 from app.extensions import db
 from app.models import AdmissionType, Expert
 from app.services import application as app_service
 from app.services.application import STEPS, StepErrors
 from app.services.application_pdf import render_application_pdf
+from app.services.errors import DomainError
 from app.services.uploads import UploadRejected
 from app.views._experts import review_url
 from app.views._forms import (
@@ -99,8 +101,13 @@ class ApplicationView(ExpertScreen):
                 flash("已暂存", "success")
             return self._render(expert, number, data, errors, options or None)
         if action == "submit" and number == 4:
-            app_service.submit(db.session, expert, current_user.id)  # refused: flashed, back
-            flash("已提交审核，请等待审核结果", "success")
+            try:
+                app_service.submit(db.session, expert, current_user.id)
+            except DomainError as exc:  # back to 提交 with what is missing, whatever the Referer
+                rollback()
+                flash(exc.message, "warning")
+            else:
+                flash("已提交审核，请等待审核结果", "success")
             return redirect(url_for(".step", number=4))
         # 下一步: check this step; when valid, write it to the record. Refused, the page comes
         # back with the messages, and the request still keeps the draft and the uploads.
