@@ -152,6 +152,8 @@ class CertificateAdminView(BeijingTimesMixin, StaffModelView):
                     "pdf_file", "png_file", "created_at"]
     search_columns = ["number", "expert_no", "holder_name", "round", "status", "issued_on"]
     exact_search_columns = ("number", "expert_no")
+    filter_row = ("number", "expert_no", ("holder_name", "prefix"), "round",
+                  ("status", "certificate_status"))
     formatters_columns = {"pdf_file": file_link, "png_file": file_link}
 
     def _cert(self, pk) -> Certificate:
@@ -210,6 +212,7 @@ class CertificateBatchAdminView(BeijingTimesMixin, StaffModelView):
     show_columns = ["round", "status", "total", "done", "failed", "created_at", "started_at",
                     "finished_at", "message"]
     search_columns = ["round", "status"]
+    filter_row = ("round", ("status", "batch_status"), "created_at")
 
 
 def _flash_danger(message: str) -> None:

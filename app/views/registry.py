@@ -303,6 +303,8 @@ class ExpertAdminView(BeijingTimesMixin, StaffModelView):
                       "prefecture", "main_specialty", "title", "admission_type",
                       "admission_batch", "status", "employer"]
     exact_search_columns = ("id_number", "phone", "expert_no", "application_no")
+    filter_row = ("name", ("id_number", "eq"), ("phone", "eq"), "prefecture", "main_specialty",
+                  ("status", "expert_status"), ("admission_batch", "eq"))
     personal_data_object = "专家"  # full 身份证号 and phone numbers on show and edit
     prefix_search_columns = ("name",)
     formatters_columns = {"accepts_remote": yes_no, "emergency_expert": yes_no}
@@ -421,6 +423,7 @@ class ImportBatchAdminView(BeijingTimesMixin, StaffModelView):
     list_columns = ["imported_at", "file_name", "created", "unchanged", "failed", "imported_by"]
     show_columns = [*list_columns, "sha256"]
     search_columns = ["file_name", "imported_at"]
+    filter_row = ("file_name", "imported_at")
 
 
 class StoredFileAdminView(BeijingTimesMixin, StaffModelView):
@@ -436,6 +439,8 @@ class StoredFileAdminView(BeijingTimesMixin, StaffModelView):
     list_columns = ["created_on", "owner", "kind", "original_name", "size", "content_type"]
     show_columns = [*list_columns, "sha256"]
     search_columns = ["kind", "original_name", "content_type", "created_on"]
+    filter_row = (("kind", "file_kind"), "original_name", ("content_type", "mime_type"), "created_on")
+    word_columns = {"kind": "file_kind", "content_type": "mime_type"}
 
 
 class ImportForm(FlaskForm):

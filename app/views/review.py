@@ -49,6 +49,8 @@ class ReviewQueueView(BeijingTimesMixin, StaffModelView):
     search_columns = ["prefecture", "admission_type", "admission_batch", "submitted_at", "name",
                       "application_no"]
     exact_search_columns = ("application_no",)
+    filter_row = ("name", "application_no", "prefecture", ("admission_type", "admission_type"),
+                  ("admission_batch", "eq"), "submitted_at")
     prefix_search_columns = ("name",)
     formatters_columns = {"id": review_link}
 
