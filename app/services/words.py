@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from app.services.uploads import KINDS, MP4, PDF, PNG, JPEG
+from app.services.uploads import JPEG, KINDS, MP4, PDF, PNG
 
 # PaymentOrder.provider: who or what confirmed the payment (app/services/payment.py)
 PAYMENT_METHODS: dict[str, str] = {

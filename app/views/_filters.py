@@ -137,7 +137,7 @@ def _related_choices(view: Any, column: str) -> Callable[[], list[tuple[str, str
             cached = _options.get(key)
         if cached and now - cached[0] < OPTIONS_TTL_SECONDS:
             return cached[1]
-        order = [getattr(model, "code")] if hasattr(model, "code") else []
+        order = [model.code] if hasattr(model, "code") else []
         rows = db.session.query(model).order_by(*order, model.id).limit(MAX_OPTIONS).all()
         options = [(str(row.id), str(row)) for row in rows]
         with _lock:
