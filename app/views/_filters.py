@@ -182,6 +182,8 @@ def setup_filter_row(view: Any) -> list[RowField]:
             raise ValueError(f"filter row of {type(view).__name__}: no filters for {column}")
         if column not in view.search_columns:
             view.search_columns = [*view.search_columns, column]
+        # one list for FAB's search widget and for reading the args: the indexes agree
+        view._filters._search_filters[column] = view._filters._all_filters[column]
         if dm.is_relation_many_to_one(column) or dm.is_relation_one_to_one(column):
             i = _ensure(view, column, FilterRelationOneToManyEqual)
             fields.append(RowField(column, label, "select", (_arg(i, column),),
