@@ -221,7 +221,7 @@ def test_expert_filter_by_name_prefix_and_exact_id_number(app, admin, make_exper
 
 
 def test_page_size_and_goto(app, admin, make_expert):
-    for i in range(12):
+    for _ in range(12):
         make_expert(f"分页{next(_serial)}号")
     count = _sql_count(app)
     html = admin.get("/expertadminview/list/?psize_ExpertAdminView=10").get_data(as_text=True)
@@ -248,7 +248,7 @@ def test_page_size_and_goto(app, admin, make_expert):
 
 
 def test_paging_links_keep_the_filter(app, admin, make_expert):
-    for i in range(12):
+    for _ in range(12):
         make_expert(f"链接{next(_serial)}号", prefecture="哈密市")
     hami = _prefecture_id(app, "哈密市")
     html = admin.get(f"/expertadminview/list/?_flt_0_prefecture={hami}&psize_ExpertAdminView=10"
@@ -302,7 +302,7 @@ def test_payment_orders_filter_and_formats(app, admin, make_expert):
     assert "人工确认" in text and "manual" not in text
     assert "2026-12-03 09:05:01" in text and "123456" not in text and "+00:00" not in text
     # 下单时间 from / to, days in 北京时间: 2026-12-03 09:05 and 2026-12-04 09:00
-    base = f"/paymentorderadminview/list/?_flt_0_expert_no="
+    base = "/paymentorderadminview/list/?_flt_0_expert_no="
     for order_no, day, found in ((paid, "2026-12-03", True), (unpaid, "2026-12-03", False),
                                  (unpaid, "2026-12-04", True)):
         expert_no = re.search(r"XJF\d+", page_text(admin.get(
