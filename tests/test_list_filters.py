@@ -441,3 +441,19 @@ def test_english_list_chrome(app, admin):
     form = row_form(html)
     assert "Search</button>" in form and "Reset</a>" in form and ">All</option>" in form
     assert re.search(r"Total \d+", html) and "/ page" in html and "Go to" in html
+
+
+def test_breadcrumbs_on_list_show_and_edit(app, admin):
+    from app.extensions import db
+    from app.models import Prefecture
+
+    html = admin.get("/prefectureadminview/list/").get_data(as_text=True)
+    crumbs = re.search(r'<ol class="breadcrumb el-breadcrumb">.*?</ol>', html, re.S).group(0)
+    assert [t.strip() for t in re.findall(r">([^<>]*)<", crumbs) if t.strip()] == ["首页", "基础数据", "市州"]
+    with app.app_context():
+        pk = db.session.query(Prefecture.id).filter_by(name="哈密市").scalar()
+        db.session.remove()
+    for page in ("show", "edit"):
+        html = admin.get(f"/prefectureadminview/{page}/{pk}").get_data(as_text=True)
+        crumbs = re.search(r'<ol class="breadcrumb el-breadcrumb">.*?</ol>', html, re.S).group(0)
+        assert 'href="/prefectureadminview/list/"' in crumbs and "基础数据" in crumbs, page
