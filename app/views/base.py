@@ -26,6 +26,7 @@ from app.services.audit import Action
 from app.services.audit_hooks import current_actor
 from app.services.uploads import UploadRejected, stored_path
 from app.services.validators import ValidationError
+from app.views._export import ExportMixin
 from app.views.fastlist import CachedSearchWidget, FilterPrefix
 
 
@@ -91,7 +92,7 @@ def record_personal_data_view(object_type: str, pk: Any) -> None:
                  object_type=object_type, object_id=pk)
 
 
-class StaffModelView(ModelView):
+class StaffModelView(ExportMixin, ModelView):
     """A generated staff screen: Chinese labels, explicit columns, exact-only search
     on personal data, and a form-level check hook that keeps what was typed."""
 
