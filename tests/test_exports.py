@@ -4,6 +4,7 @@ never a formula; big exports become an 导出任务 with progress and a download
 (or 管理员) finds."""
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 import time
@@ -297,3 +298,29 @@ def test_a_big_export_runs_on_a_real_worker(app, make_expert, workers):  # noqa:
     rows = list(_book(client.get(status["download_url"]).data).iter_rows(values_only=True))
     assert sorted(dict(zip(rows[0], r))["姓名"] for r in rows[1:]) == [
         "工人导出0", "工人导出1", "工人导出2"]
+
+
+def test_old_exports_are_cleaned_up_with_their_files(app):
+    from app.extensions import db
+    from app.models import AppUser, ExportStatus, utcnow
+
+    with app.app_context():
+        user = db.session.query(AppUser).filter_by(username="testreviewer").one()
+        now = utcnow()
+        folder = export_jobs.export_path(app.config["UPLOAD_FOLDER"], "x").parent
+        folder.mkdir(parents=True, exist_ok=True)
+        kept, old = [ExportJob(user_id=user.id, view_name="ExpertAdminView", title="专家列表",
+                               status=ExportStatus.DONE.value, total=1, done=1,
+                               stored_name=f"clean-{age}.xlsx", created_at=now - dt.timedelta(days=age))
+                     for age in (1, 30)]
+        db.session.add_all([kept, old])
+        db.session.flush()
+        for job in (kept, old):
+            (folder / job.stored_name).write_bytes(b"x")
+        removed = export_jobs.remove_old(db.session, app.config["UPLOAD_FOLDER"], now,
+                                         dt.timedelta(days=app.config["EXPORT_KEEP_DAYS"]))
+        assert removed >= 1
+        assert db.session.get(ExportJob, kept.id) is not None
+        assert (folder / "clean-1.xlsx").exists() and not (folder / "clean-30.xlsx").exists()
+        (folder / "clean-1.xlsx").unlink()
+        db.session.remove()
