@@ -144,6 +144,8 @@ class TrainingStatusView(BeijingTimesMixin, StaffModelView):
                     "study_progress", "review_status", "is_makeup", "completed",
                     "certificate_no"]
     export_columns = [*list_columns[:7], "paid_at", *list_columns[7:]]
+    # read-only (can_list only): FAB still builds its other pages' columns from these
+    show_columns = add_columns = edit_columns = ["paid_at", "review_status", "completed"]
     order_columns = ["review_status", "completed", "paid_at"]
     search_columns = ["round", "payment_state", "completed", "prefecture", "review_status"]
     # the always-visible filter row (the list template's): round, payment, 培训完毕, 市州
