@@ -182,3 +182,12 @@ CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", 
 CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", 360))
 # seconds between runs of the periodic clean-up (celery beat)
 CELERY_CLEANUP_EVERY = int(os.environ.get("CELERY_CLEANUP_EVERY", 3600))
+
+# 导出 Excel of a staff list: up to EXPORT_SYNC_MAX_ROWS rows are sent at once; a bigger
+# export is an 导出任务 built on the Celery worker (INLINE: right after the request's commit,
+# for tests), its progress committed every EXPORT_PROGRESS_EVERY rows; its file is kept
+# EXPORT_KEEP_DAYS days (the periodic clean-up removes it).
+EXPORT_SYNC_MAX_ROWS = int(os.environ.get("EXPORT_SYNC_MAX_ROWS", 3000))
+EXPORT_JOB_INLINE = _env_bool("EXPORT_JOB_INLINE", False)
+EXPORT_PROGRESS_EVERY = int(os.environ.get("EXPORT_PROGRESS_EVERY", 500))
+EXPORT_KEEP_DAYS = int(os.environ.get("EXPORT_KEEP_DAYS", 7))

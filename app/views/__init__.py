@@ -11,12 +11,14 @@ from app.views import (
     audit,
     certificate,
     changes,
+    exports,
     files,
     heartbeat,
     locks,
     registry,
     review,
     training,
+    training_status,
 )
 from app.views.base import add_menu_view  # noqa: F401 (the one place views register through)
 
@@ -33,3 +35,5 @@ def register_views(appbuilder: Any) -> None:
     audit.register(appbuilder)
     locks.register(appbuilder)
     account.register(appbuilder)
+    exports.register(appbuilder)
+    training_status.register(appbuilder)

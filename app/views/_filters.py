@@ -241,7 +241,8 @@ def render_filter_row(view: Any) -> str:
     template = current_app.jinja_env.get_template("appbuilder/general/widgets/filter_row.html")
     return template.render(fields=fields, hidden=hidden, request=request,
                            reset_url=url_for(f"{name}.list"), action=url_for(f"{name}.list"),
-                           modelview_name=name)
+                           modelview_name=name,
+                           export_url=view.export_url())
 
 
 def cleaned_list_args(args: MultiDict, view_name: str) -> MultiDict | None:

@@ -27,6 +27,7 @@ from app.services.audit import Action
 from app.services.audit_hooks import current_actor
 from app.services.uploads import UploadRejected, stored_path
 from app.services.validators import ValidationError
+from app.views._export import ExportMixin
 from app.views._filters import (
     cleaned_list_args,
     default_filter_row,
@@ -124,7 +125,7 @@ WORD_FORMATTERS: dict[str, Callable[[Any], str]] = {
     "file_kind": file_kind_text}
 
 
-class StaffModelView(ModelView):
+class StaffModelView(ExportMixin, ModelView):
     """A generated staff screen: Chinese labels, explicit columns, exact-only search
     on personal data, and a form-level check hook that keeps what was typed."""
 
