@@ -184,6 +184,10 @@ def setup_filter_row(view: Any) -> list[RowField]:
             view.search_columns = [*view.search_columns, column]
         # one list for FAB's search widget and for reading the args: the indexes agree
         view._filters._search_filters[column] = view._filters._all_filters[column]
+        if column in view.custom_filters:  # the view's one filter (index 0), its choices
+            choices = how if callable(how) and not isinstance(how, type) else _enum_choices(how)
+            fields.append(RowField(column, label, "select", (_arg(0, column),), choices))
+            continue
         if dm.is_relation_many_to_one(column) or dm.is_relation_one_to_one(column):
             i = _ensure(view, column, FilterRelationOneToManyEqual)
             fields.append(RowField(column, label, "select", (_arg(i, column),),

@@ -141,6 +141,9 @@ class StaffModelView(ExportMixin, ModelView):
     # The always-visible filter row (app/views/_filters.py): columns, or (column, how);
     # None takes the first search columns.
     filter_row: tuple | None = None
+    # Filters of the view's own over computed columns (column → one BaseFilter class), set
+    # before the filter row is built; a row entry for one is (column, its choices).
+    custom_filters: dict[str, type] = {}
     # Stored codes shown in words: column → table in app/services/words.py
     # ("payment_method", "mime_type", "file_kind").
     word_columns: dict[str, str] = {}
@@ -174,6 +177,10 @@ class StaffModelView(ExportMixin, ModelView):
             only_equal = [FilterEqual(col, self.datamodel)]
             self._filters._search_filters[col] = only_equal
             self._filters._all_filters[col] = only_equal
+        for col, filter_class in self.custom_filters.items():
+            only = [filter_class(col, self.datamodel)]
+            self._filters._search_filters[col] = only
+            self._filters._all_filters[col] = only
         for col in self.prefix_search_columns:
             indexed = [FilterPrefix(col, self.datamodel), FilterEqual(col, self.datamodel)]
             self._filters._search_filters[col] = indexed

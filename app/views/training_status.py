@@ -118,6 +118,14 @@ def _prefectures():
     return db.session.query(Prefecture).order_by(Prefecture.code)
 
 
+def _round_choices() -> list[tuple[str, str]]:
+    return [(str(r.id), r.name) for r in _rounds()]
+
+
+def _prefecture_choices() -> list[tuple[str, str]]:
+    return [(str(p.id), p.name) for p in _prefectures()]
+
+
 class TrainingStatusView(BeijingTimesMixin, StaffModelView):
     """培训情况."""
 
@@ -149,7 +157,9 @@ class TrainingStatusView(BeijingTimesMixin, StaffModelView):
     order_columns = ["review_status", "completed", "paid_at"]
     search_columns = ["round", "payment_state", "completed", "prefecture", "review_status"]
     # the always-visible filter row (the list template's): round, payment, 培训完毕, 市州
-    filter_row = ("round", "payment_state", "completed", "prefecture")
+    filter_row = (("round", _round_choices), ("payment_state", PaymentStatus), "completed",
+                  ("prefecture", _prefecture_choices))
+    custom_filters = CUSTOM_FILTERS
     beijing_time_columns = ("paid_at",)
     formatters_columns = {"is_makeup": yes_no, "completed": yes_no}
     search_form_extra_fields = {
@@ -163,13 +173,6 @@ class TrainingStatusView(BeijingTimesMixin, StaffModelView):
         "review_status": SelectField("批阅状态", choices=[(s.value, s.value) for s in ReviewStatus],
                                      widget=Select2Widget()),
     }
-
-    def _init_properties(self):
-        super()._init_properties()
-        for col, filter_class in CUSTOM_FILTERS.items():
-            only = [filter_class(col, self.datamodel)]
-            self._filters._search_filters[col] = only
-            self._filters._all_filters[col] = only
 
 
 def register(appbuilder) -> None:
