@@ -182,3 +182,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", 
 CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", 360))
 # seconds between runs of the periodic clean-up (celery beat)
 CELERY_CLEANUP_EVERY = int(os.environ.get("CELERY_CLEANUP_EVERY", 3600))
+
+# 首页 统计分析: each worker keeps the charts of a filter this many seconds (a million experts
+# take about a second to count); the page says when they were counted. 0: count every time.
+STATISTICS_CACHE_SECONDS = int(os.environ.get("STATISTICS_CACHE_SECONDS", 300))

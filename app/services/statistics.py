@@ -14,6 +14,7 @@ received (已支付 orders, stored in 分, shown in 元).
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -25,6 +26,7 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    text,
     tuple_,
     union_all,
 )
@@ -308,16 +310,67 @@ def dashboard_charts(session: Session, today: dt.date, filters: Filters) -> list
     return [*expert_charts(session, today, filters), round_chart(session, filters)]
 
 
+def admission_batches(session: Session) -> list[str]:
+    """The 入库批次 in use, newest first. PostgreSQL: a loose index scan (one index probe per
+    batch, a recursive CTE) instead of reading a million index entries for a DISTINCT."""
+    if session.get_bind().dialect.name == "postgresql":
+        found = session.execute(text(
+            "WITH RECURSIVE b(v) AS ("
+            " SELECT min(admission_batch) FROM expert WHERE admission_batch > ''"
+            " UNION ALL"
+            " SELECT (SELECT min(admission_batch) FROM expert WHERE admission_batch > b.v)"
+            " FROM b WHERE b.v IS NOT NULL)"
+            " SELECT v FROM b WHERE v IS NOT NULL")).scalars().all()
+    else:
+        found = session.execute(
+            select(Expert.admission_batch).where(Expert.admission_batch > "")
+            .group_by(Expert.admission_batch)).scalars().all()
+    return sorted(found, reverse=True)
+
+
 def filter_choices(session: Session) -> tuple[list[str], list[tuple[int, str]]]:
-    """The filter row's options: 入库批次 in use (the indexed column, DISTINCT) and the rounds."""
-    batches = [b for (b,) in session.execute(
-        select(Expert.admission_batch).where(Expert.admission_batch.is_not(None),
-                                             Expert.admission_batch != "")
-        .group_by(Expert.admission_batch).order_by(Expert.admission_batch.desc()).limit(200))]
+    """The filter row's options: 入库批次 in use and the training rounds (newest first)."""
     rounds = [(rid, name) for rid, name in session.execute(
-        select(TrainingRound.id, TrainingRound.name).order_by(TrainingRound.enroll_start.desc()))]
-    return batches, rounds
+        select(TrainingRound.id, TrainingRound.name).order_by(TrainingRound.enroll_start.desc(),
+                                                              TrainingRound.id.desc()))]
+    return admission_batches(session), rounds
 
 
-__all__ = ["AGE_BANDS", "Chart", "Filters", "dashboard_charts", "expert_charts", "fen_to_yuan",
-           "filter_choices", "funnel_chart", "round_chart", "years_before"]
+# --- a short-lived memory of the charts, per worker -------------------------------------
+# Counting a million experts takes about a second; the 首页 is opened by every staff member
+# after login. Each worker keeps a filter's charts ``max_age`` seconds (config
+# STATISTICS_CACHE_SECONDS) and the page says when they were counted. The 待办 counts are
+# never kept: they are index counts, exact on every page.
+
+_memo: dict[tuple, tuple[float, list[Chart]]] = {}
+_memo_lock = threading.Lock()
+_MEMO_MAX = 256
+
+
+def cached_dashboard_charts(session: Session, today: dt.date, filters: Filters, *,
+                            max_age: float, now: float) -> tuple[list[Chart], float]:
+    """(charts, when they were counted, as a POSIX time): from memory when younger than
+    ``max_age`` seconds, else counted now."""
+    key = (str(session.get_bind().engine.url), today, filters.admission_batch, filters.round_id)
+    if max_age > 0:
+        with _memo_lock:
+            hit = _memo.get(key)
+        if hit is not None and now - hit[0] < max_age:
+            return hit[1], hit[0]
+    charts = dashboard_charts(session, today, filters)
+    if max_age > 0:
+        with _memo_lock:
+            if len(_memo) >= _MEMO_MAX:
+                _memo.clear()
+            _memo[key] = (now, charts)
+    return charts, now
+
+
+def forget_cached_charts() -> None:
+    with _memo_lock:
+        _memo.clear()
+
+
+__all__ = ["AGE_BANDS", "Chart", "Filters", "admission_batches", "cached_dashboard_charts",
+           "dashboard_charts", "expert_charts", "fen_to_yuan", "filter_choices",
+           "forget_cached_charts", "funnel_chart", "round_chart", "years_before"]

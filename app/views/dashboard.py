@@ -7,7 +7,9 @@ cards read the same counts, so a staff page costs one statement for them.
 """
 from __future__ import annotations
 
+import datetime as dt
 import io
+import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,7 +21,7 @@ from flask_login import current_user
 
 from app.extensions import db
 from app.fab_fixes import db_int
-from app.models import ChangeStatus, PaymentStatus, beijing_today
+from app.models import ChangeStatus, PaymentStatus, beijing_today, local_time
 from app.security import user_is_expert
 from app.services import statistics, todo
 from app.services.errors import NotFound
@@ -144,28 +146,33 @@ class DashboardView(BaseView):
     base_permissions = ["can_index", "can_export"]
     default_view = "index"
 
-    def _charts(self, filters: statistics.Filters) -> list[statistics.Chart]:
-        return [_translated(c) for c in
-                statistics.dashboard_charts(db.session, beijing_today(), filters)]
+    def _charts(self, filters: statistics.Filters) -> tuple[list[statistics.Chart], str]:
+        """The charts, translated, and when they were counted (北京时间)."""
+        charts, counted = statistics.cached_dashboard_charts(
+            db.session, beijing_today(), filters,
+            max_age=current_app.config.get("STATISTICS_CACHE_SECONDS", 300), now=time.time())
+        at = dt.datetime.fromtimestamp(counted, dt.UTC).replace(tzinfo=None)
+        return [_translated(c) for c in charts], local_time(at)
 
     @expose("/")
     @has_access
     def index(self):
         filters = _filters()
-        charts = self._charts(filters)
+        charts, counted_at = self._charts(filters)
         batches, rounds = statistics.filter_choices(db.session)
         query = {k: v for k, v in (("batch", filters.admission_batch or ""),
                                    ("round", filters.round_id or "")) if v}
         locale = str(get_locale() or "zh")
         return self.render_template(
             "dashboard/index.html", title=gettext("首页"), charts=charts, chart_data=chart_data,
-            cell=_cell, todos=todo_items(), filters=filters, batches=batches, rounds=rounds,
-            query=query, echarts_locale="EN" if locale.startswith("en") else "ZH")
+            cell=_cell, counted_at=counted_at, todos=todo_items(), filters=filters,
+            batches=batches, rounds=rounds, query=query,
+            echarts_locale="EN" if locale.startswith("en") else "ZH")
 
     @expose("/export/<key>")
     @has_access
     def export(self, key: str):
-        charts = {c.key: c for c in self._charts(_filters())}
+        charts = {c.key: c for c in self._charts(_filters())[0]}
         chart = charts.get(key)
         if chart is None:
             raise NotFound()
