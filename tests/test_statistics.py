@@ -427,7 +427,8 @@ def test_todo_counts_equal_the_rows_of_their_lists(app, client, waiting):
     with app.app_context():
         expected = {
             "applications": db.session.query(Expert).filter_by(status=ExpertStatus.PENDING.value).count(),
-            "transfers": db.session.query(TransferRequest).filter_by(status=ChangeStatus.PENDING.value).count(),
+            "transfers": db.session.query(TransferRequest).filter_by(
+                status=ChangeStatus.PENDING.value).count(),
             "profile_changes": db.session.query(ProfileChange).filter_by(
                 status=ChangeStatus.PENDING.value).count(),
             "payments": db.session.query(PaymentOrder).filter_by(status=PaymentStatus.UNPAID.value).count(),

@@ -6,6 +6,12 @@
   var locale = (me && me.getAttribute("data-locale")) || "ZH";
   var charts = [];
 
+  /* labels that would overlap side by side are slanted */
+  function crowded(categories) {
+    var chars = categories.reduce(function (n, c) { return n + String(c).length; }, 0);
+    return categories.length > 8 || chars > categories.length * 5;
+  }
+
   function option(data) {
     var money = data.series.some(function (s) { return s.money; });
     var yAxis = [{ type: "value", minInterval: 1 }];
@@ -15,7 +21,7 @@
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
       legend: { show: data.series.length > 1, top: 0 },
       grid: { left: 48, right: money ? 64 : 16, top: data.series.length > 1 ? 32 : 16, bottom: 24, containLabel: true },
-      xAxis: { type: "category", data: data.categories, axisLabel: { interval: 0, rotate: data.categories.length > 8 ? 30 : 0 } },
+      xAxis: { type: "category", data: data.categories, axisLabel: { interval: 0, rotate: crowded(data.categories) ? 30 : 0 } },
       yAxis: yAxis,
       series: data.series.map(function (s) {
         return { name: s.name, type: "bar", data: s.data, yAxisIndex: s.money ? 1 : 0,
