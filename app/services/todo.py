@@ -23,6 +23,15 @@ from app.models import (
 )
 from app.services.exam import SHORT
 
+# A queue longer than this shows "10000+": each count reads at most CAP + 1 index entries, so
+# the menu costs the same on every page however long a queue grows.
+CAP = 10_000
+
+
+def _capped(query) -> object:
+    """count(*) of at most CAP + 1 rows of ``query`` (a SELECT of the queue's rows)."""
+    return select(func.count()).select_from(query.limit(CAP + 1).subquery()).scalar_subquery()
+
 
 @dataclass(frozen=True)
 class TodoKind:
@@ -35,19 +44,17 @@ class TodoKind:
 
 def _pending_applications():
     # what 待审核申请 (ReviewQueueView) lists: status 待审核
-    return select(func.count()).select_from(Expert).where(
-        Expert.status == ExpertStatus.PENDING.value).scalar_subquery()
+    return _capped(select(Expert.id).where(Expert.status == ExpertStatus.PENDING.value))
 
 
 def _pending_transfers():
-    return select(func.count()).select_from(TransferRequest).where(
-        TransferRequest.status == ChangeStatus.PENDING.value).scalar_subquery()
+    return _capped(select(TransferRequest.id).where(
+        TransferRequest.status == ChangeStatus.PENDING.value))
 
 
 def _pending_profile_changes():
     # only a change of 专业 waits for review; every other change is 已生效 at once
-    return select(func.count()).select_from(ProfileChange).where(
-        ProfileChange.status == ChangeStatus.PENDING.value).scalar_subquery()
+    return _capped(select(ProfileChange.id).where(ProfileChange.status == ChangeStatus.PENDING.value))
 
 
 def ungraded_answers_query():
@@ -59,13 +66,12 @@ def ungraded_answers_query():
 
 
 def _ungraded_answers():
-    return select(func.count()).select_from(ungraded_answers_query().subquery()).scalar_subquery()
+    return _capped(ungraded_answers_query())
 
 
 def _unmatched_payments():
     # 线下对账 matches statement rows against the orders still 待支付: those are unmatched
-    return select(func.count()).select_from(PaymentOrder).where(
-        PaymentOrder.status == PaymentStatus.UNPAID.value).scalar_subquery()
+    return _capped(select(PaymentOrder.id).where(PaymentOrder.status == PaymentStatus.UNPAID.value))
 
 
 KINDS: tuple[TodoKind, ...] = (

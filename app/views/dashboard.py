@@ -73,6 +73,10 @@ def _staff_signed_in() -> bool:
     return current_user.is_authenticated and not user_is_expert(current_user)
 
 
+def _shown(count: int) -> str:
+    return f"{todo.CAP}+" if count > todo.CAP else str(count)
+
+
 def todo_items() -> list[dict[str, Any]]:
     """The 待办 this user may act on, with counts (one statement, once per request)."""
     if "todo_items" in g:
@@ -83,21 +87,23 @@ def todo_items() -> list[dict[str, Any]]:
         kinds = todo.visible_kinds(sm.has_access)
         counts = todo.todo_counts(db.session, kinds)
         items = [{"key": k.key, "label": k.label, "menu_item": k.menu_item,
-                  "count": counts.get(k.key, 0), "url": todo_link(k.key)} for k in kinds]
+                  "count": counts.get(k.key, 0), "shown": _shown(counts.get(k.key, 0)),
+                  "url": todo_link(k.key)} for k in kinds]
     g.todo_items = items
     return items
 
 
-def todo_badges() -> dict[str, int]:
+def todo_badges() -> dict[str, str]:
     """Menu item or category name → 待办 count, for the menu template (staff only)."""
     if not _staff_signed_in():
         return {}
     items = todo_items()
-    badges = {i["menu_item"]: i["count"] for i in items}
+    counts = {i["menu_item"]: i["count"] for i in items}
+    badges = {name: _shown(n) for name, n in counts.items() if n}
     for category in _appbuilder().menu.get_list():
-        total = sum(badges.get(child.name, 0) for child in category.childs or [] if child)
+        total = sum(counts.get(child.name, 0) for child in category.childs or [] if child)
         if total:
-            badges[category.name] = total
+            badges[category.name] = _shown(total)
     return badges
 
 
