@@ -191,3 +191,6 @@ EXPORT_SYNC_MAX_ROWS = int(os.environ.get("EXPORT_SYNC_MAX_ROWS", 3000))
 EXPORT_JOB_INLINE = _env_bool("EXPORT_JOB_INLINE", False)
 EXPORT_PROGRESS_EVERY = int(os.environ.get("EXPORT_PROGRESS_EVERY", 500))
 EXPORT_KEEP_DAYS = int(os.environ.get("EXPORT_KEEP_DAYS", 7))
+# 首页 统计分析: each worker keeps the charts of a filter this many seconds (a million experts
+# take about a second to count); the page says when they were counted. 0: count every time.
+STATISTICS_CACHE_SECONDS = int(os.environ.get("STATISTICS_CACHE_SECONDS", 300))

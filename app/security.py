@@ -306,6 +306,7 @@ class ExpertSecurityManager(SecurityManager):
     user_model = AppUser
     authdbview = LoginView
     security_api = LoginApi
+    userstatschartview = None  # FAB's 用户统计 loads Google Charts; the 首页 has ECharts
 
     def get_user_by_id(self, pk):
         """The signed-in account with its roles and groups in one query (Flask-Login loads

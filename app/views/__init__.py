@@ -11,6 +11,7 @@ from app.views import (
     audit,
     certificate,
     changes,
+    dashboard,
     exports,
     files,
     heartbeat,
@@ -24,6 +25,7 @@ from app.views.base import add_menu_view  # noqa: F401 (the one place views regi
 
 
 def register_views(appbuilder: Any) -> None:
+    dashboard.register(appbuilder)  # first: 统计分析 leads the staff menu
     registry.register(appbuilder)
     application.register(appbuilder)
     review.register(appbuilder)
