@@ -38,7 +38,7 @@ from app.extensions import db
 from app.models import SystemSetting, utcnow
 from app.services import audit
 from app.services.audit import Action, Actor
-from app.services.uploads import size_words
+from app.services.uploads import size_words, stored_path
 from app.services.validators import ValidationError
 
 KB, MB = 1024, 1024 * 1024
@@ -104,7 +104,7 @@ class SettingsConfig(Mapping):
     def __getitem__(self, key: str) -> Any:
         if key in self.rows:
             if key == SEAL_KEY:  # kept as the upload's stored name
-                return os.path.join(self.config["UPLOAD_FOLDER"], self.rows[key])
+                return str(stored_path(self.config["UPLOAD_FOLDER"], self.rows[key]))
             return self.rows[key]
         return self.config[key]
 

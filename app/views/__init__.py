@@ -16,6 +16,7 @@ from app.views import (
     locks,
     registry,
     review,
+    settings,
     training,
 )
 from app.views.base import add_menu_view  # noqa: F401 (the one place views register through)
@@ -33,3 +34,4 @@ def register_views(appbuilder: Any) -> None:
     audit.register(appbuilder)
     locks.register(appbuilder)
     account.register(appbuilder)
+    settings.register(appbuilder)
