@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import os
 
 import pytest
 from PIL import Image
@@ -193,20 +194,24 @@ def _png(size=(40, 40), pad=0) -> bytes:
 
 
 def test_upload_limits_typed_in_words_and_applied(app, make_expert):
+    from werkzeug.datastructures import FileStorage
+
+    from app.extensions import db
+    from app.services.uploads import UploadRejected
+    from app.views.base import save_upload
+
     admin = admin_client(app)
     assert save(admin, UPLOAD_MAX_IMAGE_BYTES="300 KB").status_code == 302
     assert 'value="300 KB"' in admin.get("/settings/").get_data(as_text=True)
     assert _value_in(app, "UPLOAD_MAX_IMAGE_BYTES") == 300 * 1024
-    # the seal is an image too: a PNG over the new limit is refused with the limit in words
+    # a photo over the new limit is refused with the limit in words, in every form
     big = io.BytesIO()
-    Image.frombytes("RGB", (700, 700), bytes(range(256)) * (700 * 700 * 3 // 256 + 1)).save(big, "PNG")
-    assert len(big.getvalue()) > 300 * 1024
-    resp = admin.post("/settings/", data={**current_form(admin),
-                                          "CERTIFICATE_SEAL_IMAGE": (io.BytesIO(big.getvalue()),
-                                                                     "seal.png")},
-                      content_type="multipart/form-data")
-    assert resp.status_code == 400
-    assert "不能超过 300 KB" in page_text(resp)
+    Image.frombytes("RGB", (400, 400), os.urandom(400 * 400 * 3)).save(big, "PNG")
+    assert 300 * 1024 < len(big.getvalue()) < 2 * 1024 * 1024
+    with app.test_request_context():
+        with pytest.raises(UploadRejected, match="不能超过 300 KB"):
+            save_upload(FileStorage(io.BytesIO(big.getvalue()), "photo.png"), "photo", None)
+        db.session.remove()
 
 
 def test_seal_upload_png_only_and_previewed(app):
@@ -310,7 +315,7 @@ def test_saving_unchanged_values_writes_and_audits_nothing(app):
 def test_a_request_that_needs_no_setting_makes_no_settings_query(app, count_queries):
     client = app.test_client()
     with count_queries() as counted:
-        assert client.get("/login/").status_code == 200
+        assert client.get("/").status_code == 302  # to the login page
     assert not [s for s in counted.statements if "system_setting" in s]
     admin = admin_client(app)
     with count_queries() as counted:
@@ -365,3 +370,4 @@ def test_a_second_app_instance_applies_the_change_at_once(app, make_expert, tmp_
         with second.app_context():
             db.session.remove()
             db.engine.dispose()
+

@@ -284,8 +284,8 @@ def change(session: Session, actor: Actor, key: str, value: Any) -> bool:
     setting = BY_KEY[key]
     row = session.get(SystemSetting, key)
     before = json.loads(row.value) if row is not None else None
-    if row is not None and before == value:
-        return False
+    if (before if row is not None else default(key)) == value and (row is not None or key != SEAL_KEY):
+        return False  # the value in force already (a row is only made for a changed value)
     before_shown = shown(key, before if row is not None else default(key))
     if row is None:
         row = SystemSetting(key=key)
