@@ -49,10 +49,10 @@ class SystemSettingsView(BaseView):
     # no audience: only the 管理员 role, which holds every permission, gets this screen
     default_view = "index"
 
-    def _page(self, typed=None, errors=None, status: int = 200):
-        page = self.render_template("settings/index.html", groups=_rows(typed, errors),
+    def _page(self, typed=None, errors=None):
+        # a form with its messages is a page like any other (200), as FAB's forms answer
+        return self.render_template("settings/index.html", groups=_rows(typed, errors),
                                     title="系统设置", has_errors=bool(errors))
-        return page, status
 
     @expose("/", methods=["GET"])
     @has_access
@@ -82,7 +82,7 @@ class SystemSettingsView(BaseView):
                 errors[key] = exc.message
         errors |= {k: v for k, v in settings.check_together(new).items() if k not in errors}
         if errors:
-            return self._page(typed, errors, 400)
+            return self._page(typed, errors)
         upload = request.files.get(settings.SEAL_KEY)
         if upload is not None and upload.filename:
             try:
@@ -90,7 +90,7 @@ class SystemSettingsView(BaseView):
                 # request commits, nothing else having been changed
                 stored = save_upload(upload, "seal", current_actor().id)
             except UploadRejected as exc:
-                return self._page(typed, {settings.SEAL_KEY: exc.message}, 400)
+                return self._page(typed, {settings.SEAL_KEY: exc.message})
             new[settings.SEAL_KEY] = stored.stored_name
         actor = current_actor()
         changed = [key for key, value in new.items()
