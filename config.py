@@ -157,6 +157,8 @@ CERTIFICATE_ISSUER = os.environ.get("CERTIFICATE_ISSUER", "新疆维吾尔自治
 CERTIFICATE_SEAL_IMAGE = os.environ.get("CERTIFICATE_SEAL_IMAGE",
                                         str(BASE_DIR / "data" / "certificate" / "seal.jpg"))
 CERTIFICATE_MINUTES_PER_HOUR = int(os.environ.get("CERTIFICATE_MINUTES_PER_HOUR", 45))
+# 培训批次: the default of 缴费后开放（天） on a new round (T+2: study opens 2 days after payment).
+ROUND_OPEN_DELAY_DAYS = int(os.environ.get("ROUND_OPEN_DELAY_DAYS", 2))
 # 整批发放 runs on the Celery worker (a task per part of CERTIFICATE_BATCH_PART experts, so
 # the worker's processes share a batch and a killed worker loses one part, redone by
 # another); INLINE runs it right after the request's commit (tests). PROCESSES: the

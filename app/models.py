@@ -1167,3 +1167,20 @@ class ExportJob(Model):
     @property
     def is_failed(self) -> bool:
         return self.status == ExportStatus.FAILED
+
+
+# ==========================================================================================
+# 系统设置: values the administrator changes on the screen (app/services/settings.py); a key
+# without a row has the environment's value (config.py)
+# ==========================================================================================
+
+class SystemSetting(Model):
+    __tablename__ = "system_setting"
+    key = Column(String(64), primary_key=True)
+    value = Column(Text, nullable=False)  # JSON
+    changed_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    changed_by = relationship(AppUser, foreign_keys=[changed_by_id])
+    changed_at = Column(DateTime, nullable=False, default=utcnow)
+
+    def __repr__(self) -> str:
+        return self.key

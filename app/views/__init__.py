@@ -18,6 +18,7 @@ from app.views import (
     locks,
     registry,
     review,
+    settings,
     training,
     training_status,
 )
@@ -39,3 +40,4 @@ def register_views(appbuilder: Any) -> None:
     account.register(appbuilder)
     exports.register(appbuilder)
     training_status.register(appbuilder)
+    settings.register(appbuilder)

@@ -21,7 +21,7 @@ from wtforms.validators import ValidationError as WTFValidationError
 from app.extensions import db
 from app.fab_fixes import db_int
 from app.models import StoredFile
-from app.services import audit, reference, uploads, words
+from app.services import audit, reference, settings, uploads, words
 from app.services.access import own_expert
 from app.services.audit import Action
 from app.services.audit_hooks import current_actor
@@ -343,7 +343,7 @@ def save_upload(file_storage, kind_name: str, owner_id: int | None) -> StoredFil
     """Store a file from a form through the upload service (UploadRejected on refusal; its
     audit record is flushed, and the caller shows the form again, so the request commits
     it)."""
-    cfg = current_app.config
+    cfg = settings.config()
     data = file_storage.read() if file_storage else b""
     name = file_storage.filename if file_storage else ""
     try:

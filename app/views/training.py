@@ -31,7 +31,8 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager
-from wtforms import BooleanField, SelectField, StringField
+from wtforms import BooleanField, IntegerField, SelectField, StringField
+from wtforms.validators import InputRequired, NumberRange
 
 from app.errors import rollback
 from app.extensions import csrf, db
@@ -48,7 +49,7 @@ from app.models import (
     TrainingRound,
     utcnow,
 )
-from app.services import exam, payment, study
+from app.services import exam, payment, settings, study
 from app.services.access import load_enrollment
 from app.services.errors import DomainError, Forbidden, NotFound
 from app.services.exam import ExamError
@@ -347,6 +348,11 @@ class TrainingRoundAdminView(BeijingTimesMixin, StaffModelView):
         # unchecked means inactive: FAB makes the checkbox of a NOT NULL column required
         "active": BooleanField(lazy_gettext("启用"), default=True,
                                description=lazy_gettext("不勾选则不再为专家新增该批次的培训")),
+        # a new round's default is 系统设置's (T+2 unless changed there)
+        "open_delay_days": IntegerField(
+            lazy_gettext("缴费后开放（天）"), default=lambda: settings.get("ROUND_OPEN_DELAY_DAYS"),
+            validators=[InputRequired(message="请填写缴费后开放天数"),
+                        NumberRange(0, 30, message="缴费后开放天数应为 0 至 30 天")]),
     }
 
     def check_form(self, form) -> bool:

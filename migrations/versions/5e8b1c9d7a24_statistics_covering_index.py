@@ -1,7 +1,7 @@
 """首页 统计分析: a covering index for the expert charts (PostgreSQL)
 
 Revision ID: 5e8b1c9d7a24
-Revises: a4c2e8f0b913
+Revises: d8abe80e0094
 Create Date: 2026-12-03 12:00:00
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '5e8b1c9d7a24'
-down_revision = 'a4c2e8f0b913'
+down_revision = 'd8abe80e0094'
 branch_labels = None
 depends_on = None
 
