@@ -38,7 +38,7 @@ def staff_list_views(app) -> list[StaffModelView]:
 
 
 def list_url(view) -> str:
-    return f"/{type(view).__name__.lower()}/list/"
+    return f"{view.route_base}/list/"
 
 
 def row_form(html: str) -> str:
