@@ -14,6 +14,7 @@ from app.views import (
     files,
     heartbeat,
     locks,
+    question_import,
     registry,
     review,
     training,
@@ -33,3 +34,4 @@ def register_views(appbuilder: Any) -> None:
     audit.register(appbuilder)
     locks.register(appbuilder)
     account.register(appbuilder)
+    question_import.register(appbuilder)
