@@ -235,12 +235,12 @@ def _cell(value) -> str:
     return str(value).strip()
 
 
-class RowInvalid(Exception):
+class RowInvalid(ValidationError):
     """A row's reasons, one per column at fault: 列名：原因."""
 
     def __init__(self, reasons: list[str]):
         super().__init__("；".join(reasons))
-        self.reason = "；".join(reasons)
+        self.reason = self.message
 
 
 def _build_expert(values: dict[str, str], lookups: _Lookups) -> tuple[Expert, str]:
