@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from openpyxl.comments import Comment
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
@@ -152,18 +152,39 @@ def _reference_values(session: Session) -> dict[str, list[str]]:
             "入库类型": [t.value for t in AdmissionType]}
 
 
+def _column_lists(values: dict[str, list[str]], columns: list[str]) -> list[list[str | None]]:
+    """Lists of different lengths side by side, one column each, as sheet rows."""
+    longest = max((len(values[c]) for c in columns), default=0)
+    return [[values[c][i] if i < len(values[c]) else None for c in columns]
+            for i in range(longest)]
+
+
 def template_workbook(session: Session) -> bytes:
     """导入模板: the columns with their notes (cell comments and a 填写说明 sheet), the
-    reference values on a hidden sheet and dropdowns (data validation) reading from it."""
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "专家信息"
+    reference values on a hidden sheet and dropdowns (data validation) reading from it.
+    Every cell's value is written by export.xlsx (text as text); what is added here after
+    is only presentation: fonts, comments, widths, formats, the dropdowns."""
     columns = [c for c, _ in IMPORT_COLUMNS]
     required = dict(IMPORT_COLUMNS)
-    bold, red = Font(bold=True), Font(bold=True, color="C00000")
+    values = _reference_values(session)
+    notes = [[column, "必填" if required[column] else "选填", COLUMN_NOTES.get(column, "")]
+             for column in columns]
+    notes += [[None, None, None],
+              ["示例", None, "张三，650102198001011236，13800138000，乌鲁木齐市，新疆某建设集团有限公司，"
+               "建筑工程（土建），高级工程师，2024年第一批"],
+              ["说明", None, "同一身份证号的专家已在库时不作更改（已存在）；每行的错误逐列说明，"
+               "改正后重新导入即可，已导入的行不会重复"]]
+    content = xlsx([("专家信息", columns, []),
+                    (REFERENCE_SHEET, DROPDOWN_COLUMNS, _column_lists(values, DROPDOWN_COLUMNS)),
+                    ("填写说明", ["列名", "是否必填", "说明"], notes)])
+    wb = load_workbook(io.BytesIO(content))
+    ws, ref = wb["专家信息"], wb[REFERENCE_SHEET]
+    ref.sheet_state = "hidden"
+    red = Font(bold=True, color="C00000")
     for index, column in enumerate(columns, start=1):
-        cell = ws.cell(row=1, column=index, value=column)
-        cell.font = red if required[column] else bold
+        cell = ws.cell(row=1, column=index)
+        if required[column]:
+            cell.font = red
         note = ("必填。" if required[column] else "选填。") + COLUMN_NOTES.get(column, "")
         cell.comment = Comment(note, "评标专家管理系统", width=260, height=110)
         letter = get_column_letter(index)
@@ -172,14 +193,7 @@ def template_workbook(session: Session) -> bytes:
             for row in range(2, TEMPLATE_ROWS + 2):
                 ws.cell(row=row, column=index).number_format = "@"
     ws.freeze_panes = "A2"
-
-    values = _reference_values(session)
-    ref = wb.create_sheet(REFERENCE_SHEET)
-    ref.sheet_state = "hidden"
     for index, column in enumerate(DROPDOWN_COLUMNS, start=1):
-        ref.cell(row=1, column=index, value=column)
-        for row, value in enumerate(values[column], start=2):
-            ref.cell(row=row, column=index, value=value).data_type = "s"
         source = get_column_letter(index)
         last = max(2, len(values[column]) + 1)
         validation = DataValidation(
@@ -190,20 +204,9 @@ def template_workbook(session: Session) -> bytes:
         target = get_column_letter(columns.index(column) + 1)
         validation.add(f"{target}2:{target}{TEMPLATE_ROWS + 1}")
         ws.add_data_validation(validation)
-
-    notes = wb.create_sheet("填写说明")
-    notes.append(["列名", "是否必填", "说明"])
-    for column in columns:
-        notes.append([column, "必填" if required[column] else "选填", COLUMN_NOTES.get(column, "")])
-    notes.append([])
-    notes.append(["示例", "", "张三，650102198001011236，13800138000，乌鲁木齐市，新疆某建设集团有限公司，"
-                  "建筑工程（土建），高级工程师，2024年第一批"])
-    notes.append(["说明", "", "同一身份证号的专家已在库时不作更改（已存在）；每行的错误逐列说明，"
-                  "改正后重新导入即可，已导入的行不会重复"])
-    for cell in notes[1]:
-        cell.font = bold
-    notes.column_dimensions["A"].width = 18
-    notes.column_dimensions["C"].width = 90
+    sheet = wb["填写说明"]
+    sheet.column_dimensions["A"].width = 18
+    sheet.column_dimensions["C"].width = 90
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

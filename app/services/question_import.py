@@ -15,7 +15,7 @@ import io
 import re
 from dataclasses import dataclass, field
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from openpyxl.comments import Comment
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
@@ -27,6 +27,7 @@ from app.models import Course, Question, TrainingRound
 from app.services import audit
 from app.services.audit import Action
 from app.services.exam import KINDS, SHORT
+from app.services.export import xlsx
 
 SINGLE, MULTI, JUDGE = "单选", "多选", "判断"
 QUESTION_KINDS = [kind for kind, _ in KINDS]
@@ -78,26 +79,41 @@ def round_courses(session: Session, training_round: TrainingRound) -> list[Cours
 
 def template_workbook(session: Session, training_round: TrainingRound | None) -> bytes:
     """导入模板: the columns with notes, dropdowns for 题型 and (for a round) its courses,
-    an example of each kind on the 填写说明 sheet."""
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "题库"
-    bold, red = Font(bold=True), Font(bold=True, color="C00000")
+    an example of each kind on the 填写说明 sheet. Every cell's value is written by
+    export.xlsx (text as text); added here after: fonts, comments, widths, the dropdowns."""
+    courses = [c.name for c in round_courses(session, training_round)] if training_round else []
+    lists = {"题型": QUESTION_KINDS, "所属课程": list(dict.fromkeys(courses))}
+    reference = [[lists["题型"][i] if i < len(lists["题型"]) else None,
+                  lists["所属课程"][i] if i < len(lists["所属课程"]) else None]
+                 for i in range(max(len(v) for v in lists.values()))]
+    note = {c: NOTES.get(c) or ("选填：选项内容" if c in OPTION_COLUMNS else "") for c in COLUMNS}
+    course = courses[0] if courses else "课程名称"
+    examples = [
+        ["单选", "招标人应当在什么期限内确定中标人？", "投标有效期内", "开标后三日内", "评标结束当日", "",
+         "A"],
+        ["多选", "下列哪些属于评标专家的义务？", "客观公正", "保守秘密", "接受投标人宴请", "遵守回避规定",
+         "ABD"],
+        ["判断", "评标专家可以私下接触投标人。", "", "", "", "", "错"],
+        ["简答", "简述评标专家应当回避的情形。", "", "", "", "", "与投标人有利害关系等"]]
+    help_rows = [[c, note[c]] for c in COLUMNS] + [[None, None], [
+        "示例", "题型", "题干", "选项A", "选项B", "选项C", "选项D", "答案", "所属课程"]]
+    help_rows += [[None, *example, course] for example in examples]
+    help_rows += [[None, None], ["说明", "整个文件检查无误后才会导入；任何一行有错时都不导入，"
+                                 "请按提示改正后重新上传。分值在试卷规则中按题型设置。"]]
+    content = xlsx([("题库", COLUMNS, []), (REFERENCE_SHEET, list(lists), reference),
+                    ("填写说明", ["列名", "说明"], help_rows)])
+    wb = load_workbook(io.BytesIO(content))
+    ws = wb["题库"]
+    wb[REFERENCE_SHEET].sheet_state = "hidden"
+    red = Font(bold=True, color="C00000")
     for index, column in enumerate(COLUMNS, start=1):
-        cell = ws.cell(row=1, column=index, value=column)
-        cell.font = red if column in REQUIRED else bold
-        note = NOTES.get(column) or ("选填：选项内容" if column in OPTION_COLUMNS else "")
-        cell.comment = Comment(note, "评标专家管理系统", width=240, height=90)
+        cell = ws.cell(row=1, column=index)
+        if column in REQUIRED:
+            cell.font = red
+        cell.comment = Comment(note[column], "评标专家管理系统", width=240, height=90)
         ws.column_dimensions[get_column_letter(index)].width = 40 if column == "题干" else 16
     ws.freeze_panes = "A2"
-    courses = [c.name for c in round_courses(session, training_round)] if training_round else []
-    ref = wb.create_sheet(REFERENCE_SHEET)
-    ref.sheet_state = "hidden"
-    lists = {"题型": QUESTION_KINDS, "所属课程": list(dict.fromkeys(courses))}
     for index, (column, values) in enumerate(lists.items(), start=1):
-        ref.cell(row=1, column=index, value=column)
-        for row, value in enumerate(values, start=2):
-            ref.cell(row=row, column=index, value=value).data_type = "s"
         if not values:
             continue
         source = get_column_letter(index)
@@ -108,26 +124,7 @@ def template_workbook(session: Session, training_round: TrainingRound | None) ->
         target = get_column_letter(COLUMNS.index(column) + 1)
         validation.add(f"{target}2:{target}{TEMPLATE_ROWS + 1}")
         ws.add_data_validation(validation)
-    notes = wb.create_sheet("填写说明")
-    notes.append(["列名", "说明"])
-    for column in COLUMNS:
-        notes.append([column, NOTES.get(column) or ("选填：选项内容" if column in OPTION_COLUMNS else "")])
-    notes.append([])
-    course = courses[0] if courses else "课程名称"
-    notes.append(["示例", "题型", "题干", "选项A", "选项B", "选项C", "选项D", "答案", "所属课程"])
-    for example in (["单选", "招标人应当在什么期限内确定中标人？", "投标有效期内", "开标后三日内",
-                     "评标结束当日", "", "A"],
-                    ["多选", "下列哪些属于评标专家的义务？", "客观公正", "保守秘密", "接受投标人宴请",
-                     "遵守回避规定", "ABD"],
-                    ["判断", "评标专家可以私下接触投标人。", "", "", "", "", "错"],
-                    ["简答", "简述评标专家应当回避的情形。", "", "", "", "", "与投标人有利害关系等"]):
-        notes.append(["", *example, course])
-    notes.append([])
-    notes.append(["说明", "整个文件检查无误后才会导入；任何一行有错时都不导入，请按提示改正后重新上传。"
-                  "分值在试卷规则中按题型设置。"])
-    for cell in notes[1]:
-        cell.font = bold
-    notes.column_dimensions["B"].width = 60
+    wb["填写说明"].column_dimensions["B"].width = 60
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
