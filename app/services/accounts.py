@@ -27,11 +27,53 @@ from app.services.validators import (
 PASSWORD_MIN_LENGTH = 8
 
 
+# 导入专家：账号的拼音 (README): characters of Uyghur and Kazakh names, transliterated in
+# Chinese characters, that pypinyin reads as in ordinary words while the usual account
+# spelling (and the name's Latin form) takes the other reading. Kept to cases where the two
+# differ; each is documented in the README.
+NAME_SYLLABLES = {
+    "都": "du",  # 阿不都 abudu (Abdu), 都拉 dula; pypinyin: dou (as in 都是)
+    "卜": "bu",  # 阿卜杜 abudu; pypinyin: bo (as in 萝卜)
+    "勒": "le",  # 阿卜杜勒 abudule, 阿勒泰 aletai, 叶勒 yele; pypinyin: lei (as in 勒紧)
+}
+ACCOUNT_MAX = 64  # what an account may be (AppUser.username has room for more)
+ACCOUNT_PINYIN_MAX = 60  # the generated part, leaving room for a clash number
+# 账号: lower-case letters and digits, with . _ - inside; what the login form accepts as typed
+ACCOUNT_RE = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")
+_HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+
+def _syllables(run: str) -> list[str]:
+    """One run of Chinese characters: pypinyin's reading (phrases included), with the
+    names' own readings of NAME_SYLLABLES where pypinyin gave one syllable per character."""
+    syllables = lazy_pinyin(run, style=Style.NORMAL, errors="ignore")
+    if len(syllables) != len(run):
+        return syllables
+    return [NAME_SYLLABLES.get(char, syllable) for char, syllable in zip(run, syllables)]
+
+
 def pinyin_account(name: str) -> str:
-    """张三 → zhangsan; 买买提·艾力 → maimaitiaili (dots and spaces dropped)."""
-    syllables = lazy_pinyin(name, style=Style.NORMAL, errors="ignore")
+    """张三 → zhangsan; 买买提·艾力 → maimaitiaili (dots and spaces dropped); 阿不都 → abudu."""
+    syllables = [s for run in _HAN_RUN.findall(name or "") for s in _syllables(run)]
     account = re.sub(r"[^a-z0-9]", "", "".join(syllables).lower().replace("ü", "v"))
-    return account or "expert"
+    return account[:ACCOUNT_PINYIN_MAX] or "expert"
+
+
+def normalize_account(value: str | None) -> str:
+    return (value or "").strip().lower()
+
+
+def validate_account(value: str | None) -> str:
+    """An account typed by staff (导入专家 → 账号): the expert's own from before.
+    Raises ValidationError with the reason in Chinese."""
+    account = normalize_account(value)
+    if not account:
+        raise ValidationError("请填写账号")
+    if len(account) > ACCOUNT_MAX:
+        raise ValidationError(f"账号不能超过{ACCOUNT_MAX}个字符")
+    if not ACCOUNT_RE.match(account):
+        raise ValidationError("账号只能包含小写字母、数字和 . _ -，且以字母或数字开头和结尾")
+    return account
 
 
 def unique_account(name: str, taken: Callable[[str], bool]) -> str:

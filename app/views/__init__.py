@@ -16,6 +16,7 @@ from app.views import (
     files,
     heartbeat,
     locks,
+    question_import,
     registry,
     review,
     settings,
@@ -41,3 +42,4 @@ def register_views(appbuilder: Any) -> None:
     exports.register(appbuilder)
     training_status.register(appbuilder)
     settings.register(appbuilder)
+    question_import.register(appbuilder)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from flask import current_app, flash, redirect, request, send_file, url_for
+from flask import current_app, flash, jsonify, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -50,8 +50,10 @@ from app.services.expert_status import is_admitted
 from app.services.export import EXPORT_MIME
 from app.services.importer import (
     IMPORT_COLUMNS,
+    progress_state,
     queue_import,
     report_of,
+    report_workbook,
     template_workbook,
 )
 from app.services.importer import progress_percent as import_progress
@@ -435,7 +437,8 @@ class ExpertImportView(BaseView):
 
     route_base = "/experts/import"
     class_permission_name = "ExpertImport"
-    method_permission_name = {"progress": "upload"}  # whoever imports follows the import
+    # whoever imports follows the import and downloads its report
+    method_permission_name = {"progress": "upload", "status": "upload", "report": "upload"}
     audience = "staff"
     default_view = "upload"
 
@@ -463,16 +466,34 @@ class ExpertImportView(BaseView):
     @expose("/batch/<int:batch_id>")
     @has_access
     def progress(self, batch_id: int):
-        """导入进度, then the report (rows refused, with their Excel row numbers)."""
+        """导入进度 (import.js polls ``status``), then the report: every row's result."""
         batch = db.get_or_404(ImportBatch, batch_id)
         report = None if batch.is_active else report_of(batch)
         return self.render_template("registry/import_batch.html", batch=batch, report=report,
                                     percent=import_progress(batch))
 
+    @expose("/batch/<int:batch_id>/status")
+    @has_access
+    def status(self, batch_id: int):
+        batch = db.get_or_404(ImportBatch, batch_id)
+        response = jsonify(progress_state(batch))
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @expose("/batch/<int:batch_id>/report.xlsx")
+    @has_access
+    def report(self, batch_id: int):
+        """导出导入结果: the report as xlsx, once the import has finished."""
+        batch = db.get_or_404(ImportBatch, batch_id)
+        if batch.is_active:
+            raise NotFound()
+        return send_file(io.BytesIO(report_workbook(batch)), mimetype=EXPORT_MIME,
+                         as_attachment=True, download_name=f"导入结果{batch.id}.xlsx")
+
     @expose("/template")
     @has_access
     def template(self):
-        return send_file(io.BytesIO(template_workbook()), mimetype=EXPORT_MIME,
+        return send_file(io.BytesIO(template_workbook(db.session)), mimetype=EXPORT_MIME,
                          as_attachment=True, download_name="专家导入模板.xlsx")
 
 
