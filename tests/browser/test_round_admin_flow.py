@@ -234,7 +234,8 @@ def save_form(page, list_path: str) -> None:
     page.wait_for_load_state("load")
     if f"/{list_path}/list/" not in page.url:  # refused: say what the form says
         shot(page, f"16-refused-{list_path}")
-        pytest.fail(f"{list_path}: " + " | ".join(page.locator(".alert, .help-block, .text-danger").all_inner_texts()))
+        said = page.locator(".alert, .help-block, .text-danger").all_inner_texts()
+        pytest.fail(f"{list_path}: " + " | ".join(said))
     expect(page.locator(".alert-danger")).to_have_count(0)
 
 
@@ -247,7 +248,7 @@ def open_menu(page, item: str, list_path: str) -> None:
 
 
 def test_staff_set_up_a_whole_round_through_the_screens(zh_page, live_server, app, make_expert,
-                                                        tmp_path, browser):
+                                                        browser):
     """新增培训批次 → 课程 → 课程资料 (a PDF and an MP4 uploaded) → 题库 → 试卷规则, each
     through its menu item and form; an expert of the round's 入库批次 then finds the course in
     我的培训 with 【缴费】."""
@@ -278,13 +279,15 @@ def test_staff_set_up_a_whole_round_through_the_screens(zh_page, live_server, ap
     save_form(page, "courseadminview")
     expect(page.locator("table tr", has_text=course)).to_contain_text(name)
 
-    pdf = tmp_path / "lesson-1.pdf"
-    pdf.write_bytes(lesson_pdf(course, [("判断", "评标专家应当遵守评标纪律。", "", "对")]))
-    for title, path in (("第一讲（课件）", pdf), ("第二讲（视频）", DEMO_VIDEO)):
+    # a file with a Chinese name, as staff's files are (given as a payload: Playwright
+    # drops a file chosen by a non-ASCII path)
+    pdf = {"name": "第一讲课件.pdf", "mimeType": "application/pdf",
+           "buffer": lesson_pdf(course, [("判断", "评标专家应当遵守评标纪律。", "", "对")])}
+    for title, upload in (("第一讲（课件）", pdf), ("第二讲（视频）", str(DEMO_VIDEO))):
         open_menu(page, "课程资料", "lessonadminview")
         pick(page, "course", course)
         type_like_a_person(page, "#title", title)
-        page.set_input_files("#upload", str(path))
+        page.set_input_files("#upload", upload)
         save_form(page, "lessonadminview")
         expect(page.locator("table tr", has_text=title)).to_contain_text(course)
     shot(page, "16-lessons-list")
@@ -321,6 +324,7 @@ def test_staff_set_up_a_whole_round_through_the_screens(zh_page, live_server, ap
         assert row.round_id == rnd.id and row.required_minutes == 30
         assert sorted(lesson.file.content_type for lesson in row.lessons) == ["application/pdf",
                                                                               "video/mp4"]
+        assert "第一讲课件.pdf" in [lesson.file.original_name for lesson in row.lessons]
         assert db.session.query(Question).filter_by(course_id=row.id).count() == 2
         rule = db.session.query(PaperRule).filter_by(course_id=row.id).one()
         assert (rule.single_count, rule.judge_count, rule.time_limit_minutes) == (1, 1, 20)
