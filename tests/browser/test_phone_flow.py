@@ -15,6 +15,7 @@ from app.services.demo import (
     DEMO_STUDY_ROUND,
 )
 from tests.browser.conftest import _open, shot
+from tests.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 
@@ -198,6 +199,9 @@ def test_print_stylesheet_of_the_profile(phone_page, live_server, app, make_expe
     expect(page.locator("#tab-account")).to_be_visible()
     color = page.locator(".profile-table td").first.evaluate("el => getComputedStyle(el).color")
     assert color == "rgb(0, 0, 0)"
+    # the printout itself, to look at (Chromium prints with the print stylesheet)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.pdf(path=str(ARTIFACTS / "h7-print-profile.pdf"), format="A4")
     page.emulate_media(media="screen")
     assert page.locator(".navbar").is_visible()
 
