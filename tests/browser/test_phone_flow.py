@@ -47,18 +47,23 @@ UNNAMED_FIELDS_JS = """() => [...document.querySelectorAll('input, select, texta
 
 @pytest.fixture(scope="module")
 def demo_round(app):
-    """`flask demo-data` as `make run` does. Afterwards the demo round is closed and renamed:
-    an active round enrols every admitted expert of its 入库批次, other tests' too."""
+    """`flask demo-data` as `make run` does, committed. Afterwards the demo round is closed
+    and renamed (an active round enrols every admitted expert of its 入库批次, other tests'
+    too) and the demo staff accounts renamed (`demo-data --once` skips when `admin` exists:
+    a later test of the command must find none)."""
     result = app.test_cli_runner().invoke(args=["demo-data", "--experts", "0"])
     assert result.exit_code == 0, result.output
     yield DEMO_STUDY_ROUND
     from app.extensions import db
-    from app.models import TrainingRound
+    from app.models import AppUser, TrainingRound
 
+    tag = f"{os.getpid()}"
     with app.app_context():
         rnd = db.session.query(TrainingRound).filter_by(name=DEMO_STUDY_ROUND).one()
         rnd.active = False
-        rnd.name = f"{DEMO_STUDY_ROUND[:40]}已测{os.getpid()}"
+        rnd.name = f"{DEMO_STUDY_ROUND[:40]}已测{tag}"
+        for user in db.session.query(AppUser).filter(AppUser.username.in_(["admin", "shenhe"])):
+            user.username, user.email = f"{user.username}-{tag}", f"{tag}-{user.email}"
         db.session.commit()
         db.session.remove()
 
