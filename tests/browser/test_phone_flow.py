@@ -275,6 +275,10 @@ def test_demo_expert_pays_studies_and_sits_the_exam(phone_page, live_server, app
     touch_targets_ok(page, "exam")
     for i in range(questions.count()):
         q = questions.nth(i)
+        # the options of a choice question one under another, none over its neighbour
+        tops = [box["y"] for box in (label.bounding_box() for label in
+                                    q.locator("label.radio, label.checkbox").all())]
+        assert tops == sorted(tops) and len(set(tops)) == len(tops), tops
         if q.locator("textarea").count():
             q.locator("textarea").fill("不私下接触投标人，不收受财物，不透露评审情况。")
         else:
