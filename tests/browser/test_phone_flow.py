@@ -279,6 +279,9 @@ def test_demo_expert_pays_studies_and_sits_the_exam(phone_page, live_server, app
         tops = [box["y"] for box in (label.bounding_box() for label in
                                     q.locator("label.radio, label.checkbox").all())]
         assert tops == sorted(tops) and len(set(tops)) == len(tops), tops
+        body = q.locator(".panel-body").bounding_box()
+        for box in (i.bounding_box() for i in q.locator("input[type=radio], input[type=checkbox]").all()):
+            assert box["x"] >= body["x"], (box, body)  # inside the card, not on its border
         if q.locator("textarea").count():
             q.locator("textarea").fill("不私下接触投标人，不收受财物，不透露评审情况。")
         else:
