@@ -89,8 +89,8 @@ def test_item16_staff_create_and_edit_a_round_through_the_form(zh_page, live_ser
     batches = f"浏览器批次{os.getpid()},浏览器二批{os.getpid()}"
     type_like_a_person(page, "#admission_batches", batches)
     type_like_a_person(page, "#study_days", "45")
-    type_like_a_person(page, "#fee_fen", "30000")
-    type_like_a_person(page, "#makeup_fee_fen", "10000")
+    fill_fee(page, "培训费", 300)  # 元 or 分, as its label says
+    fill_fee(page, "补学费", 100)
     # 缴费开始时间 typed digit by digit into the picker's segments: 年 月 日 时 分, seconds left out
     click_segment(page, "#enroll_start", 14)
     page.keyboard.type("202612010900")
