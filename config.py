@@ -157,6 +157,8 @@ CERTIFICATE_ISSUER = os.environ.get("CERTIFICATE_ISSUER", "新疆维吾尔自治
 CERTIFICATE_SEAL_IMAGE = os.environ.get("CERTIFICATE_SEAL_IMAGE",
                                         str(BASE_DIR / "data" / "certificate" / "seal.jpg"))
 CERTIFICATE_MINUTES_PER_HOUR = int(os.environ.get("CERTIFICATE_MINUTES_PER_HOUR", 45))
+# 培训批次: the default of 缴费后开放（天） on a new round (T+2: study opens 2 days after payment).
+ROUND_OPEN_DELAY_DAYS = int(os.environ.get("ROUND_OPEN_DELAY_DAYS", 2))
 # 整批发放 runs on the Celery worker (a task per part of CERTIFICATE_BATCH_PART experts, so
 # the worker's processes share a batch and a killed worker loses one part, redone by
 # another); INLINE runs it right after the request's commit (tests). PROCESSES: the
@@ -182,3 +184,15 @@ CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", 
 CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", 360))
 # seconds between runs of the periodic clean-up (celery beat)
 CELERY_CLEANUP_EVERY = int(os.environ.get("CELERY_CLEANUP_EVERY", 3600))
+
+# 导出 Excel of a staff list: up to EXPORT_SYNC_MAX_ROWS rows are sent at once; a bigger
+# export is an 导出任务 built on the Celery worker (INLINE: right after the request's commit,
+# for tests), its progress committed every EXPORT_PROGRESS_EVERY rows; its file is kept
+# EXPORT_KEEP_DAYS days (the periodic clean-up removes it).
+EXPORT_SYNC_MAX_ROWS = int(os.environ.get("EXPORT_SYNC_MAX_ROWS", 3000))
+EXPORT_JOB_INLINE = _env_bool("EXPORT_JOB_INLINE", False)
+EXPORT_PROGRESS_EVERY = int(os.environ.get("EXPORT_PROGRESS_EVERY", 500))
+EXPORT_KEEP_DAYS = int(os.environ.get("EXPORT_KEEP_DAYS", 7))
+# 首页 统计分析: each worker keeps the charts of a filter this many seconds (a million experts
+# take about a second to count); the page says when they were counted. 0: count every time.
+STATISTICS_CACHE_SECONDS = int(os.environ.get("STATISTICS_CACHE_SECONDS", 300))

@@ -14,6 +14,7 @@ from tqdm import tqdm
 from app.extensions import db
 from app.models import TrainingRound, beijing_today, utcnow
 from app.services import certificate, unit_of_work
+from app.services import settings as system_settings
 from app.services.accounts import check_new_password
 from app.services.audit import Actor
 from app.services.demo import (
@@ -46,7 +47,7 @@ def _demo_certificate() -> None:
     if expert is None:
         return
     rnd = db.session.query(TrainingRound).filter_by(name=DEMO_ROUND).one()
-    cfg = current_app.config
+    cfg = system_settings.config()
     cert, _ = certificate.issue(
         db.session, expert, rnd, settings=certificate.settings_from(cfg), upload_dir=cfg["UPLOAD_FOLDER"],
         actor=CLI_ACTOR, today=beijing_today(), now=now,
@@ -126,7 +127,7 @@ def register_cli(app: Flask) -> None:
     def certificate_batch_command(batch_id, round_name, base_url, processes, worker):
         """Run a 整批发放 batch here (a batch started from the staff page, or --round NAME);
         --worker queues a new one for the Celery worker instead."""
-        cfg = current_app.config
+        cfg = system_settings.config()
         settings = certificate.settings_from(cfg, base_url)
         if round_name:
             rnd = db.session.execute(select(TrainingRound).where(

@@ -23,7 +23,7 @@ from app.errors import wants_json
 from app.extensions import db
 from app.models import local_time, utcnow
 from app.security import end_session
-from app.services import access
+from app.services import access, settings
 from app.services.access import SESSION_TOKEN, STATIC_ENDPOINTS, SessionLimits
 from app.services.study import progress_percent
 
@@ -80,7 +80,7 @@ def register_guards(app: Flask) -> None:
         if not current_user.is_authenticated:
             return None
         reason = access.check_session(db.session, session.get(SESSION_TOKEN), current_user.id,
-                                      utcnow(), SessionLimits.from_config(app.config))
+                                      utcnow(), SessionLimits.from_config(settings.config()))
         if reason is None:
             return None
         end_session(reason)

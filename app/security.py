@@ -60,7 +60,7 @@ from wtforms.validators import DataRequired
 
 from app.extensions import db
 from app.models import AppUser, Expert, utcnow
-from app.services import audit, login_guard, sessions
+from app.services import audit, login_guard, sessions, settings
 from app.services.access import SESSION_TOKEN, SessionLimits, check_session
 from app.services.audit import Action, Actor
 from app.services.audit_hooks import client_ip, current_actor
@@ -118,7 +118,7 @@ def captcha_store() -> login_guard.CaptchaStore:
 
 
 def login_policy() -> login_guard.Policy:
-    cfg = current_app.config
+    cfg = settings.config()
     return login_guard.Policy(
         max_failures=cfg["LOGIN_MAX_FAILURES"], lock_minutes=cfg["LOGIN_LOCK_MINUTES"],
         captcha_after=cfg["LOGIN_CAPTCHA_AFTER"], captcha_per_ip=cfg["LOGIN_CAPTCHA_PER_IP"])
@@ -299,13 +299,14 @@ def jwt_session_ended(jwt_header: dict, jwt_payload: dict) -> bool:
     if not api_enabled() or not token:
         return True
     return check_session(db.session, token, user_id, utcnow(),
-                         SessionLimits.from_config(current_app.config)) is not None
+                         SessionLimits.from_config(settings.config())) is not None
 
 
 class ExpertSecurityManager(SecurityManager):
     user_model = AppUser
     authdbview = LoginView
     security_api = LoginApi
+    userstatschartview = None  # FAB's 用户统计 loads Google Charts; the 首页 has ECharts
 
     def get_user_by_id(self, pk):
         """The signed-in account with its roles and groups in one query (Flask-Login loads

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from app.errors import is_outage
 from app.extensions import celery
-from app.services import certificate, housekeeping, importer, jobs
+from app.services import certificate, export_jobs, housekeeping, importer, jobs
 
 RETRIES = 3
 
@@ -33,3 +33,5 @@ plan_batch = _task(certificate.TASK_PLAN, soft=120, hard=180)
 run_part = _task(certificate.TASK_PART, soft=240, hard=300)
 import_experts = _task(importer.TASK_IMPORT, soft=780, hard=840)
 cleanup = _task(housekeeping.TASK_CLEANUP, soft=120, hard=180)
+# 导出任务: a big list export (EXPORT_MAX_ROWS rows at most) written to one file
+build_export = _task(export_jobs.TASK_EXPORT, soft=780, hard=840)

@@ -21,7 +21,7 @@ def test_chinese_by_default_and_english_on_request(app, make_expert):
     client = app.test_client()
     login_staff(client)
     text = page_text(client.get("/expertadminview/list/"))
-    assert "专家列表" in text and "记录数目" in text
+    assert "专家列表" in text and "共 " in text and " 条" in text
     client.get("/lang/en")
     text = page_text(client.get("/expertadminview/list/"))
     assert "Experts" in text and "ID card number" in text

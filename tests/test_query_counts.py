@@ -17,7 +17,7 @@ FEW, MANY = 3, 30
 
 # Upper bounds: what the pages send today (main, issue 12 foundations), whatever the rows.
 STAFF_LIST_MAX = 13
-EXPERT_HOME_MAX = 23
+EXPERT_HOME_MAX = 24  # +1: 系统设置's rows, read once per request for the session limits
 MY_TRAINING_MAX = 17
 REVIEW_MAX = 38
 
@@ -180,3 +180,41 @@ def test_count_queries_counts_what_the_engine_runs(app, count_queries):
     assert counted.count == 2, counted.statements
     assert [s.strip() for s in counted.statements] == ["SELECT 2", "SELECT 3"]
 
+
+
+# 培训情况 (issue 13): a page of enrolments with their expert, 市州, course, round and certificate
+TRAINING_STATUS_MAX = 14
+
+
+def test_training_status_list_does_not_grow_with_the_enrolments(app, make_expert, count_queries):
+    from app.extensions import db
+    from app.models import Course, Enrollment, TrainingRound
+
+    with app.app_context():
+        now = utcnow()
+        rnd = TrainingRound(name="情况计数批次", admission_batches="不参训", fee_fen=30000,
+                            enroll_start=now, enroll_end=now + dt.timedelta(days=30), active=False)
+        rnd.courses = [Course(name="评标法规", required_minutes=60)]
+        db.session.add(rnd)
+        db.session.commit()
+        course_id = rnd.courses[0].id
+        db.session.remove()
+
+    def enrol(n: int, prefix: str) -> None:
+        accounts = [make_expert(f"{prefix}{i}", status=ExpertStatus.ADMITTED,
+                                prefecture="喀什地区" if i % 2 else "乌鲁木齐市") for i in range(n)]
+        with app.app_context():
+            for account in accounts:
+                db.session.add(Enrollment(expert_id=account.expert_id, course_id=course_id,
+                                          paid_at=utcnow() if n % 2 else None))
+            db.session.commit()
+            db.session.remove()
+
+    enrol(FEW, "情况甲")
+    client = app.test_client()
+    login_staff(client)
+    few, _ = _counted(client, count_queries, "/training/status/list/")
+    enrol(MANY - FEW, "情况乙")
+    many, statements = _counted(client, count_queries, "/training/status/list/")
+    assert many == few, statements
+    assert many <= TRAINING_STATUS_MAX, statements

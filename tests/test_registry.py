@@ -242,7 +242,7 @@ def test_unfiltered_total_is_refreshed_after_an_insert(app, make_expert):
 
     def total():
         text = page_text(client.get("/expertadminview/list/"))
-        return int(_re.search(r"记录数目\s*:\s*(\d+)", text).group(1))
+        return int(_re.search(r"共\s*(\d+)\s*条", text).group(1))
 
     before = total()
     assert total() == before

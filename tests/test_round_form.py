@@ -29,7 +29,7 @@ def round_form(name: str, **overrides) -> dict:
     # a 入库批次 of its own: an active round enrols every matching expert of the other tests
     data = {"name": name, "admission_batches": f"无人批次{name}", "statuses": "已入库",
             "enroll_start": "2026-12-01T09:00", "enroll_end": "2026-12-31T18:30:15",
-            "study_days": "30", "fee_fen": "30000", "makeup_fee_fen": "10000", "pass_mark": "60",
+            "study_days": "30", "fee_fen": "300", "makeup_fee_fen": "100.00", "pass_mark": "60",
             "attempts_allowed": "2", "open_delay_days": "2", "active": "y"}
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
@@ -130,6 +130,7 @@ def test_item16_round_with_microseconds_edits_and_unchecks_active(app, staff):
     # shown in 北京时间 (UTC+8), without microseconds
     assert input_value(html, "enroll_start") == "2026-03-01T10:03:04"
     assert input_value(html, "enroll_end") == "2026-03-31T23:59:59"
+    assert input_value(html, "fee_fen") == "300.00"  # kept in 分, edited in 元
     form = round_form(name, enroll_start=input_value(html, "enroll_start"),
                       enroll_end="2026-04-01T08:00", active=None)
     resp = staff.post(f"/trainingroundadminview/edit/{pk}", data=form)
@@ -138,6 +139,7 @@ def test_item16_round_with_microseconds_edits_and_unchecks_active(app, staff):
     assert rnd.enroll_start == dt.datetime(2026, 3, 1, 2, 3, 4)
     assert rnd.enroll_end == dt.datetime(2026, 4, 1, 0, 0, 0)
     assert rnd.active is False
+    assert (rnd.fee_fen, rnd.makeup_fee_fen) == (30000, 10000)
 
 
 def test_item16_round_list_and_show_in_beijing_time_without_microseconds(app, staff):

@@ -41,6 +41,7 @@ class Action:
     CERTIFICATE_REVOKE = "撤销证书"
     CERTIFICATE_REISSUE = "补发证书"
     CERTIFICATE_BATCH = "整批发放证书"
+    SETTING_CHANGE = "修改系统设置"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""导出 Excel: experts as xlsx with Chinese headers; personal data masked.
+"""导出 Excel: the xlsx and csv writers (the staff lists' export is app/views/_export.py).
 
 Every xlsx and csv the app writes goes through ``xlsx`` or ``csv_writer`` here: text typed by
 an expert or staff (工作单位 = ``=HYPERLINK(...)``) must reach the spreadsheet as the text
@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
@@ -15,8 +17,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import Cell
 from openpyxl.styles import Font
-
-from app.models import Expert
+from openpyxl.utils import get_column_letter
 
 EXPORT_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # What a spreadsheet reads as the start of a formula (OWASP, CSV injection).
@@ -35,15 +36,55 @@ def _cell(ws, value: Any, font: Font | None = None) -> Cell:
     return cell
 
 
-def xlsx(sheets: Iterable[tuple[str, Sequence[Any], Iterable[Sequence[Any]]]]) -> bytes:
-    """An xlsx of (sheet title, header row, rows) sheets: headers bold, text as text."""
+# Column widths are measured on the header and the first rows (the sheet is streamed: the
+# widths are written before the rows), in Excel's character units.
+WIDTH_SAMPLE_ROWS = 1000
+MIN_WIDTH, MAX_WIDTH = 6, 60
+
+
+def display_width(value: Any) -> int:
+    """How many narrow characters ``value`` takes on screen: CJK (wide) characters count
+    double; the longest line of a multi-line text."""
+    if value is None:
+        return 0
+    text = value if isinstance(value, str) else str(value)
+    widest = 0
+    for line in text.splitlines() or [""]:
+        widest = max(widest, sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1
+                                 for ch in line))
+    return widest
+
+
+def column_widths(header: Sequence[Any], rows: Iterable[Sequence[Any]]) -> list[float]:
+    widths = [display_width(h) for h in header]
+    for row in rows:
+        for i, value in enumerate(row):
+            if i < len(widths):
+                widths[i] = max(widths[i], display_width(value))
+    return [min(MAX_WIDTH, max(MIN_WIDTH, w + 2)) for w in widths]
+
+
+def xlsx(sheets: Iterable[tuple[str, Sequence[Any], Iterable[Sequence[Any]]]], *,
+         frozen_header: bool = True, autofilter: bool = True) -> bytes:
+    """An xlsx of (sheet title, header row, rows) sheets: headers bold, text as text, the
+    header row frozen and filterable, the columns as wide as their content."""
     wb = Workbook(write_only=True)
     bold = Font(bold=True)
     for title, header, rows in sheets:
         ws = wb.create_sheet(title)
+        rows = iter(rows)
+        sample = list(itertools.islice(rows, WIDTH_SAMPLE_ROWS))
+        for i, width in enumerate(column_widths(header, sample), start=1):
+            ws.column_dimensions[get_column_letter(i)].width = width
+        if frozen_header:
+            ws.freeze_panes = "A2"
         ws.append([_cell(ws, value, bold) for value in header])
-        for row in rows:
+        count = 0
+        for row in itertools.chain(sample, rows):
             ws.append([_cell(ws, value) for value in row])
+            count += 1
+        if autofilter and header:
+            ws.auto_filter.ref = f"A1:{get_column_letter(len(header))}{count + 1}"
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -73,34 +114,3 @@ class _SafeCsvWriter:
 def csv_writer(out: TextIO) -> _SafeCsvWriter:
     """``csv.writer`` whose fields go through ``csv_text``."""
     return _SafeCsvWriter(out)
-
-EXPORT_COLUMNS: list[tuple[str, object]] = [
-    ("申请专家编号", lambda e: e.application_no),
-    ("专家编号", lambda e: e.expert_no),
-    ("账号", lambda e: e.account),
-    ("姓名", lambda e: e.name),
-    ("性别", lambda e: e.gender),
-    ("出生年月", lambda e: e.birth_date.strftime("%Y-%m") if e.birth_date else ""),
-    ("身份证号", lambda e: e.id_number_masked),
-    ("政治面貌", lambda e: e.political_status.name if e.political_status else ""),
-    ("所在市州", lambda e: e.prefecture.name if e.prefecture else ""),
-    ("本人手机号码", lambda e: e.phone_masked),
-    ("本人电子邮箱", lambda e: e.email),
-    ("工作单位", lambda e: e.employer),
-    ("从事专业类别", lambda e: e.main_specialty.name if e.main_specialty else ""),
-    ("职称", lambda e: e.title.name if e.title else ""),
-    ("入库类型", lambda e: e.admission_type),
-    ("入库批次", lambda e: e.admission_batch),
-    ("是否接受远程异地评标", lambda e: _yes_no(e.accepts_remote)),
-    ("是否愿意成为应急专家", lambda e: _yes_no(e.emergency_expert)),
-    ("状态", lambda e: e.status),
-]
-
-
-def _yes_no(value: bool | None) -> str:
-    return "" if value is None else ("是" if value else "否")
-
-
-def export_experts(experts: Iterable[Expert]) -> bytes:
-    rows = ([getter(expert) or "" for _, getter in EXPORT_COLUMNS] for expert in experts)
-    return xlsx([("专家列表", [title for title, _ in EXPORT_COLUMNS], rows)])

@@ -3,7 +3,8 @@
 * captcha answers past their time are deleted (the login form deletes them only when a
   new captcha is drawn, so a quiet night leaves them);
 * server-side sessions past their limits are ended with the reason the login check gives
-  (``sessions.limit_reached``), so the list of open sessions is true without a visit.
+  (``sessions.limit_reached``), so the list of open sessions is true without a visit;
+* 导出任务 older than EXPORT_KEEP_DAYS days are removed with their files.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from app.models import LoginCaptcha, UserSession, utcnow
-from app.services import jobs, unit_of_work
+from app.services import export_jobs, jobs, unit_of_work
 
 TASK_CLEANUP = "housekeeping.cleanup"
 
@@ -40,5 +41,7 @@ def cleanup(session: Session, now: dt.datetime, *, idle: dt.timedelta,
 def cleanup_job(session: Session, cfg: Any) -> dict[str, int]:
     done = cleanup(session, utcnow(), idle=dt.timedelta(minutes=cfg["SESSION_IDLE_MINUTES"]),
                    absolute=dt.timedelta(hours=cfg["SESSION_ABSOLUTE_HOURS"]))
+    done["exports"] = export_jobs.remove_old(session, cfg["UPLOAD_FOLDER"], utcnow(),
+                                             dt.timedelta(days=cfg["EXPORT_KEEP_DAYS"]))
     unit_of_work.commit(session)
     return done

@@ -25,7 +25,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.extensions import celery, db
-from app.services import unit_of_work
+from app.services import settings, unit_of_work
 from app.services.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def run(name: str, *args: Any) -> Any:
     found = JOBS[name]
     with _own_session() as session:
         try:
-            return found.fn(session, current_app.config, *args)
+            return found.fn(session, settings.snapshot(session, current_app.config), *args)
         except BaseException:
             unit_of_work.rollback(session)
             raise

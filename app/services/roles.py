@@ -20,6 +20,8 @@ AUDIENCE_ROLES: dict[str, tuple[str, ...]] = {
     "expert": (ROLE_EXPERT,),
     "audit": (ROLE_AUDITOR,),
     "everyone": (ROLE_REVIEWER, ROLE_EXPERT, ROLE_AUDITOR),
+    # read-only screens for staff that auditors may see too (the 首页's statistics)
+    "staff_and_audit": (ROLE_REVIEWER, ROLE_AUDITOR),
 }
 # Accounts that sign in on the 管理人员 tab.
 STAFF_ROLES = (ROLE_ADMIN, ROLE_REVIEWER, ROLE_AUDITOR)

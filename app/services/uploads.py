@@ -87,6 +87,7 @@ KINDS = {
         UploadKind("lesson", "课程资料", (MP4, PDF), 1024 * MB),
         UploadKind("avatar", "头像", IMAGE_ONLY, 2 * MB),
         UploadKind("transfer", "异动申请附件", DOCUMENT, 10 * MB),
+        UploadKind("seal", "证书印章", (PNG,), 2 * MB),  # 系统设置, PNG only
         # made by the app itself (keep_generated), never uploaded
         UploadKind("certificate", "专家证书", (PDF, PNG), 10 * MB),
     )
@@ -124,6 +125,15 @@ def safe_name(filename: str | None) -> str:
     return (stem[:80] or "文件") + ext[:10].lower()
 
 
+def size_words(n: int) -> str:
+    """Bytes as staff write them (2 MB, 500 KB): limits are set in either on 系统设置."""
+    if n >= MB and n % MB == 0:
+        return f"{n // MB} MB"
+    if n >= MB:
+        return f"{n / MB:.1f} MB"
+    return f"{max(1, round(n / 1024))} KB"
+
+
 def _describe(types: tuple[str, ...]) -> str:
     return "/".join(TYPE_NAMES[t] for t in types)
 
@@ -133,7 +143,7 @@ def check(kind: UploadKind, filename: str | None, data: bytes, max_bytes: int) -
     if not data:
         raise UploadRejected("请选择要上传的文件（文件不能为空）")
     if len(data) > max_bytes:
-        raise UploadRejected(f"文件过大：{kind.label}不能超过 {max_bytes // MB} MB")
+        raise UploadRejected(f"文件过大：{kind.label}不能超过 {size_words(max_bytes)}")
     name = safe_name(filename)
     raw = filename or ""
     if "\x00" in raw or ".." in raw.replace("\\", "/").split("/") or raw != raw.strip():

@@ -11,17 +11,22 @@ from app.views import (
     audit,
     certificate,
     changes,
+    dashboard,
+    exports,
     files,
     heartbeat,
     locks,
     registry,
     review,
+    settings,
     training,
+    training_status,
 )
 from app.views.base import add_menu_view  # noqa: F401 (the one place views register through)
 
 
 def register_views(appbuilder: Any) -> None:
+    dashboard.register(appbuilder)  # first: 统计分析 leads the staff menu
     registry.register(appbuilder)
     application.register(appbuilder)
     review.register(appbuilder)
@@ -33,3 +38,6 @@ def register_views(appbuilder: Any) -> None:
     audit.register(appbuilder)
     locks.register(appbuilder)
     account.register(appbuilder)
+    exports.register(appbuilder)
+    training_status.register(appbuilder)
+    settings.register(appbuilder)

@@ -23,6 +23,8 @@ class AuditEventView(BeijingTimesMixin, StaffModelView):
     show_columns = [*list_columns, "actor_id", "before", "after"]
     search_columns = ["occurred_at", "actor_name", "ip", "action", "object_type", "object_id"]
     order_columns = ["occurred_at", "action", "actor_name"]
+    filter_row = ("occurred_at", ("actor_name", "eq"), ("action", "audit_action"), "object_type",
+                  ("ip", "eq"))
     beijing_time_columns = ("occurred_at",)
 
 

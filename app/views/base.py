@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import abort, current_app, flash, g, request, url_for
+from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, ModelView, expose
 from flask_appbuilder.exceptions import DatabaseException
 from flask_appbuilder.models.sqla.filters import FilterEqual
@@ -20,13 +21,21 @@ from wtforms.validators import ValidationError as WTFValidationError
 from app.extensions import db
 from app.fab_fixes import db_int
 from app.models import StoredFile
-from app.services import audit, reference, uploads
+from app.services import audit, reference, settings, uploads, words
 from app.services.access import own_expert
 from app.services.audit import Action
 from app.services.audit_hooks import current_actor
 from app.services.uploads import UploadRejected, stored_path
 from app.services.validators import ValidationError
+from app.views._export import ExportMixin
+from app.views._filters import (
+    cleaned_list_args,
+    default_filter_row,
+    render_filter_row,
+    setup_filter_row,
+)
 from app.views.fastlist import CachedSearchWidget, FilterPrefix
+from app.views.widgets import apply_beijing_times, beijing_form_fields
 
 
 class FieldCheck:
@@ -69,7 +78,27 @@ def stored_file(raw: Any):
 def yes_no(value: Any) -> str:
     if value is None:
         return ""
-    return "是" if value else "否"
+    return gettext("是") if value else gettext("否")
+
+
+def yuan_text(fen: Any) -> str:
+    """A fee kept in 分 shown in 元 with two decimals (12000 → 120.00)."""
+    return words.yuan(fen) if fen not in (None, "") else ""
+
+
+def payment_method_text(code: Any) -> str:
+    word = words.payment_method(code)
+    return gettext(word) if word else ""
+
+
+def mime_type_text(value: Any) -> str:
+    word = words.mime_type(value)
+    return gettext(word) if word else ""
+
+
+def file_kind_text(name: Any) -> str:
+    word = words.file_kind(name)
+    return gettext(word) if word else ""
 
 
 def _plain_errors(field) -> list[str]:
@@ -91,7 +120,12 @@ def record_personal_data_view(object_type: str, pk: Any) -> None:
                  object_type=object_type, object_id=pk)
 
 
-class StaffModelView(ModelView):
+WORD_FORMATTERS: dict[str, Callable[[Any], str]] = {
+    "payment_method": payment_method_text, "mime_type": mime_type_text,
+    "file_kind": file_kind_text}
+
+
+class StaffModelView(ExportMixin, ModelView):
     """A generated staff screen: Chinese labels, explicit columns, exact-only search
     on personal data, and a form-level check hook that keeps what was typed."""
 
@@ -104,6 +138,15 @@ class StaffModelView(ModelView):
     prefix_search_columns: tuple[str, ...] = ()
     # Set when the detail and edit pages show full personal data: each visit is recorded.
     personal_data_object: str | None = None
+    # The always-visible filter row (app/views/_filters.py): columns, or (column, how);
+    # None takes the first search columns.
+    filter_row: tuple | None = None
+    # Filters of the view's own over computed columns (column → one BaseFilter class), set
+    # before the filter row is built; a row entry for one is (column, its choices).
+    custom_filters: dict[str, type] = {}
+    # Stored codes shown in words: column → table in app/services/words.py
+    # ("payment_method", "mime_type", "file_kind").
+    word_columns: dict[str, str] = {}
 
     def _init_properties(self):
         super()._init_properties()
@@ -118,18 +161,37 @@ class StaffModelView(ModelView):
         shown = set(self.list_columns or []) | set(self.show_columns or [])
         for fieldset in self.show_fieldsets or []:
             shown |= set(fieldset[1]["fields"])
+        # formats by column type, so no list or page can forget one: 是 / 否, 元
+        # (``..._fen``), 北京时间 (apply_beijing_times below)
+        typed: dict[str, Callable[[Any], Any]] = {}
+        for col in shown:
+            if self.datamodel.is_boolean(col):
+                typed[col] = yes_no
+            elif col.endswith("_fen"):
+                typed[col] = yuan_text
+        for col, table in self.word_columns.items():
+            typed[col] = WORD_FORMATTERS[table]
         self.formatters_columns = {
-            **{col: blank_none for col in shown}, **(self.formatters_columns or {})}
+            **{col: blank_none for col in shown}, **typed, **(self.formatters_columns or {})}
         for col in self.exact_search_columns:
             only_equal = [FilterEqual(col, self.datamodel)]
             self._filters._search_filters[col] = only_equal
             self._filters._all_filters[col] = only_equal
+        for col, filter_class in self.custom_filters.items():
+            only = [filter_class(col, self.datamodel)]
+            self._filters._search_filters[col] = only
+            self._filters._all_filters[col] = only
         for col in self.prefix_search_columns:
             indexed = [FilterPrefix(col, self.datamodel), FilterEqual(col, self.datamodel)]
             self._filters._search_filters[col] = indexed
             self._filters._all_filters[col] = indexed
+        apply_beijing_times(self)
+        if self.filter_row is None:
+            self.filter_row = default_filter_row(self)
+        self._filter_row_fields = setup_filter_row(self)
 
     def _init_forms(self):
+        beijing_form_fields(self)
         super()._init_forms()
         view = self
         for attr in ("add_form", "edit_form"):
@@ -151,6 +213,22 @@ class StaffModelView(ModelView):
 
             CheckedForm.__name__ = form_class.__name__
             setattr(self, attr, CheckedForm)
+
+    def _get_search_widget(self, form=None, exclude_cols=None, widgets=None):
+        widgets = super()._get_search_widget(form=form, exclude_cols=exclude_cols,
+                                             widgets=widgets)
+        widgets["filter_row"] = lambda: render_filter_row(self)
+        return widgets
+
+    @expose("/list/")
+    @has_access
+    def list(self):
+        # empty inputs of the filter row (sent without its script) and 前往's page number
+        cleaned = cleaned_list_args(request.args, type(self).__name__)
+        if cleaned is not None:
+            query = urlencode(list(cleaned.items(multi=True)))
+            return redirect(url_for(f"{type(self).__name__}.list") + (f"?{query}" if query else ""))
+        return super().list()
 
     @expose("/show/<pk>", methods=["GET"])
     @has_access
@@ -265,7 +343,7 @@ def save_upload(file_storage, kind_name: str, owner_id: int | None) -> StoredFil
     """Store a file from a form through the upload service (UploadRejected on refusal; its
     audit record is flushed, and the caller shows the form again, so the request commits
     it)."""
-    cfg = current_app.config
+    cfg = settings.config()
     data = file_storage.read() if file_storage else b""
     name = file_storage.filename if file_storage else ""
     try:

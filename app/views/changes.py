@@ -241,6 +241,7 @@ class TransferRequestAdminView(BeijingTimesMixin, DecisionMixin, StaffModelView)
                     "attachment_file", "status", "submitted_at", "reviewer", "reviewed_at",
                     "opinion"]
     search_columns = ["status", "to_prefecture", "from_prefecture", "submitted_at"]
+    filter_row = (("status", "change_status"), "from_prefecture", "to_prefecture", "submitted_at")
     order_columns = ["submitted_at", "reviewed_at"]
     base_order = ("submitted_at", "desc")
     formatters_columns = {"attachment_file": file_link}
@@ -267,6 +268,7 @@ class ProfileChangeAdminView(BeijingTimesMixin, DecisionMixin, StaffModelView):
     show_columns = ["expert.name", "expert.expert_no", "section", "field", "before", "after", "status",
                     "changed_at", "reviewer", "reviewed_at", "opinion"]
     search_columns = ["status", "field", "section", "changed_at"]
+    filter_row = (("status", "change_status"), "section", "field", "changed_at")
     order_columns = ["changed_at"]
     base_order = ("changed_at", "desc")
     beijing_time_columns = ("changed_at", "reviewed_at")

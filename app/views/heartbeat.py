@@ -23,12 +23,12 @@ import math
 import re
 from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, jsonify, request, session
+from flask import Blueprint, Flask, abort, jsonify, request, session
 
 from app.errors import DATABASE_ERRORS, body_has_nul
 from app.extensions import db
 from app.models import MAX_DB_INT, utcnow
-from app.services import study
+from app.services import settings, study
 from app.services.access import LOGIN_USER_KEY, SESSION_TOKEN, SessionLimits
 from app.views._front import (
     HEARTBEAT,
@@ -66,7 +66,7 @@ def run_beat(app: Flask, enrollment_id: int, user_id: int, token: str | None,
              lesson_id: int | None, position: float, visible: bool
              ) -> tuple[int, int] | study.BeatRefused | None:
     """The front's beat, on its own connection (committed when it returns)."""
-    limits = SessionLimits.from_config(app.config)
+    limits = SessionLimits.from_config(settings.front_config(app))
 
     def work(conn, one_statement: bool):
         try:
@@ -97,7 +97,7 @@ def heartbeat(enrollment_id: int):
         result = study.beat_for_user(
             study.SessionStatements(db.session), enrollment_id, user_id,
             session.get(SESSION_TOKEN), lesson_id, position, visible, utcnow(),
-            SessionLimits.from_config(current_app.config))
+            SessionLimits.from_config(settings.config()))
     except study.BeatRefused as exc:
         # answered, not raised: the request still commits an expired session's end
         return jsonify(message=exc.message), exc.status

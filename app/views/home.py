@@ -1,4 +1,4 @@
-"""The index: experts land on their profile, staff on the expert list."""
+"""The index: experts land on their profile, staff on the 首页 (统计分析) or the expert list."""
 from flask import redirect, url_for
 from flask_appbuilder import IndexView, expose
 from flask_login import current_user
@@ -13,6 +13,8 @@ class HomeIndexView(IndexView):
             return redirect(url_for("LoginView.login"))
         if user_is_expert(current_user):
             return redirect(url_for("MyProfileView.profile"))
+        if self.appbuilder.sm.has_access("can_index", "Dashboard"):
+            return redirect(url_for("DashboardView.index"))
         if self.appbuilder.sm.has_access("can_list", "Expert"):
             return redirect(url_for("ExpertAdminView.list"))
         if self.appbuilder.sm.has_access("can_list", "AuditEvent"):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 
-from flask import abort, current_app, flash, redirect, send_file, url_for
+from flask import abort, flash, redirect, send_file, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.security.decorators import has_access
@@ -16,6 +16,7 @@ from app.extensions import db
 from app.fab_fixes import db_int
 from app.models import Expert, ExpertStatus
 from app.services import application as app_service
+from app.services import settings
 from app.services.access import actor_kind
 from app.services.application import SECTIONS, RuleSettings
 from app.services.application_pdf import render_application_pdf
@@ -49,12 +50,14 @@ class ReviewQueueView(BeijingTimesMixin, StaffModelView):
     search_columns = ["prefecture", "admission_type", "admission_batch", "submitted_at", "name",
                       "application_no"]
     exact_search_columns = ("application_no",)
+    filter_row = ("name", "application_no", "prefecture", ("admission_type", "admission_type"),
+                  ("admission_batch", "eq"), "submitted_at")
     prefix_search_columns = ("name",)
     formatters_columns = {"id": review_link}
 
 
 def _settings() -> RuleSettings:
-    cfg = current_app.config
+    cfg = settings.config()
     return RuleSettings(max_age=cfg["ADMISSION_MAX_AGE"], min_work_years=cfg["ADMISSION_MIN_WORK_YEARS"])
 
 

@@ -31,7 +31,8 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager
-from wtforms import BooleanField, SelectField, StringField
+from wtforms import BooleanField, IntegerField, SelectField, StringField
+from wtforms.validators import InputRequired, NumberRange
 
 from app.errors import rollback
 from app.extensions import csrf, db
@@ -48,7 +49,7 @@ from app.models import (
     TrainingRound,
     utcnow,
 )
-from app.services import exam, payment, study
+from app.services import exam, payment, settings, study
 from app.services.access import load_enrollment
 from app.services.errors import DomainError, Forbidden, NotFound
 from app.services.exam import ExamError
@@ -328,8 +329,8 @@ class TrainingRoundAdminView(BeijingTimesMixin, StaffModelView):
     list_title = show_title = add_title = edit_title = "培训批次"
     label_columns = {"name": "培训批次", "admission_batches": "参训入库批次", "statuses": "参训专家状态",
                      "enroll_start": "缴费开始时间（北京时间）", "enroll_end": "缴费结束时间（北京时间）",
-                     "study_days": "学习期限（天）", "fee_fen": "培训费（分）",
-                     "makeup_fee_fen": "补学费（分）", "pass_mark": "合格分数",
+                     "study_days": "学习期限（天）", "fee_fen": "培训费（元）",
+                     "makeup_fee_fen": "补学费（元）", "pass_mark": "合格分数",
                      "attempts_allowed": "考试次数", "open_delay_days": "缴费后开放（天）",
                      "active": "启用"}
     list_columns = ["name", "admission_batches", "enroll_start", "enroll_end", "fee_fen", "active"]
@@ -337,15 +338,21 @@ class TrainingRoundAdminView(BeijingTimesMixin, StaffModelView):
         "name", "admission_batches", "statuses", "enroll_start", "enroll_end", "study_days",
         "fee_fen", "makeup_fee_fen", "pass_mark", "attempts_allowed", "open_delay_days", "active"]
     search_columns = ["name", "active"]
+    filter_row = ("name", "active", "enroll_start")
     base_order = ("id", "desc")  # the round just opened first, not on the last page
     formatters_columns = {"active": yes_no}
     description_columns = {"admission_batches": "多个用逗号分隔，如 2024年第一批,2024年第二批；留空为全部",
-                           "fee_fen": "单位：分（300元填 30000）"}
+                           "fee_fen": "单位：元，如 300 或 300.00"}
     beijing_time_columns = ("enroll_start", "enroll_end")
     add_form_extra_fields = edit_form_extra_fields = {
         # unchecked means inactive: FAB makes the checkbox of a NOT NULL column required
         "active": BooleanField(lazy_gettext("启用"), default=True,
                                description=lazy_gettext("不勾选则不再为专家新增该批次的培训")),
+        # a new round's default is 系统设置's (T+2 unless changed there)
+        "open_delay_days": IntegerField(
+            lazy_gettext("缴费后开放（天）"), default=lambda: settings.get("ROUND_OPEN_DELAY_DAYS"),
+            validators=[InputRequired(message="请填写缴费后开放天数"),
+                        NumberRange(0, 30, message="缴费后开放天数应为 0 至 30 天")]),
     }
 
     def check_form(self, form) -> bool:
@@ -364,6 +371,7 @@ class CourseAdminView(StaffModelView):
     list_columns = ["round", "name", "required_minutes", "sort"]
     add_columns = edit_columns = show_columns = list_columns
     search_columns = ["round", "name"]
+    filter_row = ("round", "name")
 
 
 class PaymentOrderAdminView(BeijingTimesMixin, StaffModelView):
@@ -373,7 +381,7 @@ class PaymentOrderAdminView(BeijingTimesMixin, StaffModelView):
     base_permissions = ["can_list", "can_show"]
     base_order = ("id", "desc")
     list_title = show_title = "缴费订单"
-    label_columns = {"order_no": "订单号", "expert_no": "专家编号", "amount_fen": "金额（分）",
+    label_columns = {"order_no": "订单号", "expert_no": "专家编号", "amount_fen": "金额（元）",
                      "kind": "类别", "status": "状态", "created_at": "下单时间（北京时间）",
                      "paid_at": "支付时间（北京时间）",
                      "provider": "确认方式", "provider_ref": "流水号/凭证号"}
@@ -382,6 +390,9 @@ class PaymentOrderAdminView(BeijingTimesMixin, StaffModelView):
     show_columns = list_columns
     search_columns = ["order_no", "expert_no", "status", "provider_ref", "created_at"]
     exact_search_columns = ("order_no", "expert_no", "provider_ref")
+    filter_row = ("order_no", "expert_no", ("status", "payment_status"), ("kind", "fee_kind"),
+                  ("provider", "payment_method"), "created_at")
+    word_columns = {"provider": "payment_method"}
     beijing_time_columns = ("created_at", "paid_at")
 
 
@@ -397,6 +408,7 @@ class LessonAdminView(UploadFieldMixin, StaffModelView):
     add_columns = ["course", "title", "sort", "upload"]
     edit_columns = ["course", "title", "sort"]
     search_columns = ["course", "title"]
+    filter_row = ("course", "title")
     add_form_extra_fields = {"upload": FileField("上传文件", description="MP4 视频或 PDF 课件")}
     formatters_columns = {"file": file_link}
 
@@ -414,6 +426,7 @@ class QuestionAdminView(StaffModelView):
     list_columns = ["course", "kind", "text", "answer"]
     add_columns = edit_columns = show_columns = ["course", "kind", "text", "options", "answer"]
     search_columns = ["course", "kind", "text"]
+    filter_row = ("course", ("kind", "question_kind"), "text")
     add_form_extra_fields = edit_form_extra_fields = {
         "kind": SelectField("题型", choices=[(k, k) for k, _ in exam.KINDS], widget=Select2Widget()),
     }
@@ -434,6 +447,7 @@ class PaperRuleAdminView(StaffModelView):
         "course", "single_count", "single_score", "multi_count", "multi_score", "judge_count",
         "judge_score", "short_count", "short_score", "time_limit_minutes"]
     search_columns = ["course"]
+    filter_row = ("course",)
 
 
 class GradingView(BaseView):

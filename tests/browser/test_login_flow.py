@@ -77,7 +77,8 @@ def test_staff_logs_in_searches_and_sees_export(page, live_server, make_expert):
     page.fill("#username", "testreviewer")
     page.fill("#password", STAFF_PASSWORD)
     page.click("button:has-text('登录')")
-    page.wait_for_url("**/expertadminview/list/**")
+    page.wait_for_url("**/dashboard/**")  # staff land on the 首页 (issue 13)
+    page.goto(f"{live_server}/expertadminview/list/")
     assert page.locator("#export-excel").is_visible()
     page.goto(f"{live_server}/expertadminview/list/?_flt_0_name=浏览器查找")
     assert page.locator("td:has-text('浏览器查找')").count() == 1
