@@ -19,8 +19,10 @@ from app.services.accounts import check_new_password
 from app.services.audit import Actor
 from app.services.demo import (
     DEMO_ROUND,
+    DEMO_STUDY_ROUND,
     create_demo_accounts,
     create_demo_experts,
+    create_demo_study_round,
     create_demo_training,
     create_staff_user,
 )
@@ -110,6 +112,9 @@ def register_cli(app: Flask) -> None:
                                 checkpoint=unit_of_work.commit)
         unit_of_work.commit(db.session)
         _demo_certificate()
+        create_demo_study_round(db.session, utcnow(), current_app.config["UPLOAD_FOLDER"])
+        unit_of_work.commit(db.session)
+        click.echo(f"演示培训：{DEMO_STUDY_ROUND}（已入库专家 maimaitiaili 可缴费、学习、考试）")
         _print_accounts(accounts)
 
     @app.cli.command("certificate-batch")

@@ -8,6 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from app.models import ExpertStatus
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, _open, shot
 from tests.conftest import ARTIFACTS, STAFF_PASSWORD
 
@@ -210,3 +211,144 @@ def test_item16_staff_search_orders_by_beijing_time(zh_page, live_server, app, m
     page.wait_for_url("**_flt_0_created_at=2026-01-06T04%3A14**")
     expect(page.locator("td", has_text=expert_no)).to_have_count(1)
     shot(page, "16-order-search-found")
+
+
+def fill_fee(page, label_text: str, yuan: int) -> None:
+    """The fee fields by their label: 元 or 分, whichever the form asks for (the unit may change)."""
+    field_id = page.locator("#model_form label", has_text=label_text).first.get_attribute("for")
+    label = page.locator(f"label[for='{field_id}']").inner_text()
+    type_like_a_person(page, f"#{field_id}", str(yuan) if "元" in label else str(yuan * 100))
+
+
+def pick(page, field_id: str, text: str) -> None:
+    """A Select2 field (FAB's relation and choice fields): open it, search, click the option."""
+    page.click(f"#{field_id} + .select2 .select2-selection")
+    search = page.locator(".select2-container--open .select2-search__field")
+    if search.count():
+        search.fill(text)
+    page.click(f".select2-container--open .select2-results__option:has-text('{text}')")
+
+
+def save_form(page, list_path: str) -> None:
+    page.click("#model_form button[type=submit]:has-text('保存')")
+    page.wait_for_load_state("load")
+    if f"/{list_path}/list/" not in page.url:  # refused: say what the form says
+        shot(page, f"16-refused-{list_path}")
+        said = page.locator(".alert, .help-block, .text-danger").all_inner_texts()
+        pytest.fail(f"{list_path}: " + " | ".join(said))
+    expect(page.locator(".alert-danger")).to_have_count(0)
+
+
+def open_menu(page, item: str, list_path: str) -> None:
+    page.click("a.dropdown-toggle:has-text('继续教育管理')")
+    page.click(f".dropdown-menu a:has-text('{item}')")
+    page.wait_for_url(f"**/{list_path}/list/**")
+    page.click(f"a[href*='/{list_path}/add']")
+    page.wait_for_url(f"**/{list_path}/add**")
+
+
+def test_staff_set_up_a_whole_round_through_the_screens(zh_page, live_server, app, make_expert,
+                                                        browser):
+    """新增培训批次 → 课程 → 课程资料 (a PDF and an MP4 uploaded) → 题库 → 试卷规则, each
+    through its menu item and form; an expert of the round's 入库批次 then finds the course in
+    我的培训 with 【缴费】."""
+    from app.services.demo import DEMO_VIDEO, lesson_pdf
+
+    page = zh_page
+    pid = os.getpid()
+    name, batch, course = f"2027年第二批（整套{pid}）", f"整套批次{pid}", f"整套课程{pid}"
+    staff_login(page, live_server)
+
+    open_menu(page, "培训批次", "trainingroundadminview")
+    type_like_a_person(page, "#name", name)
+    type_like_a_person(page, "#admission_batches", batch)
+    type_like_a_person(page, "#study_days", "30")
+    fill_fee(page, "培训费", 300)
+    fill_fee(page, "补学费", 100)
+    beijing_now = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(hours=8)
+    page.fill("#enroll_start", (beijing_now - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"))
+    page.fill("#enroll_end", (beijing_now + dt.timedelta(days=30)).strftime("%Y-%m-%dT%H:%M"))
+    save_form(page, "trainingroundadminview")
+    expect(round_row(page, name)).to_contain_text("是")
+
+    open_menu(page, "课程", "courseadminview")
+    pick(page, "round", name)
+    type_like_a_person(page, "#name", course)
+    type_like_a_person(page, "#required_minutes", "30")
+    shot(page, "16-course-add")
+    save_form(page, "courseadminview")
+    expect(page.locator("table tr", has_text=course)).to_contain_text(name)
+
+    # a file with a Chinese name, as staff's files are (given as a payload: Playwright
+    # drops a file chosen by a non-ASCII path)
+    pdf = {"name": "第一讲课件.pdf", "mimeType": "application/pdf",
+           "buffer": lesson_pdf(course, [("判断", "评标专家应当遵守评标纪律。", "", "对")])}
+    for title, upload in (("第一讲（课件）", pdf), ("第二讲（视频）", str(DEMO_VIDEO))):
+        open_menu(page, "课程资料", "lessonadminview")
+        pick(page, "course", course)
+        type_like_a_person(page, "#title", title)
+        page.set_input_files("#upload", upload)
+        save_form(page, "lessonadminview")
+        expect(page.locator("table tr", has_text=title)).to_contain_text(course)
+    shot(page, "16-lessons-list")
+
+    questions = [("单选", "评标委员会成员人数为几人以上单数？", "A. 3人\nB. 5人\nC. 7人", "B"),
+                 ("判断", "评标专家可以私下接触投标人。", "", "错")]
+    for kind, text, options, answer in questions:
+        open_menu(page, "题库", "questionadminview")
+        pick(page, "course", course)
+        pick(page, "kind", kind)
+        page.fill("#text", text)
+        if options:
+            page.fill("#options", options)
+        type_like_a_person(page, "#answer", answer)
+        save_form(page, "questionadminview")  # the bank's list may put it on a later page
+
+    open_menu(page, "试卷规则", "paperruleadminview")
+    pick(page, "course", course)
+    for field, value in (("single_count", "1"), ("single_score", "50"), ("judge_count", "1"),
+                         ("judge_score", "50"), ("time_limit_minutes", "20")):
+        type_like_a_person(page, f"#{field}", value)
+    shot(page, "16-paper-rule-add")
+    save_form(page, "paperruleadminview")
+    expect(page.locator("table tr", has_text=course)).to_contain_text("20")
+
+    from app.extensions import db
+    from app.models import Course, Expert, PaperRule, Question, TrainingRound
+
+    with app.app_context():
+        rnd = db.session.query(TrainingRound).filter_by(name=name).one()
+        assert rnd.active and rnd.admission_batches == batch and rnd.fee_fen == 30000
+        row = db.session.query(Course).filter_by(name=course).one()
+        assert row.round_id == rnd.id and row.required_minutes == 30
+        assert sorted(lesson.file.content_type for lesson in row.lessons) == ["application/pdf",
+                                                                              "video/mp4"]
+        assert "第一讲课件.pdf" in [lesson.file.original_name for lesson in row.lessons]
+        assert db.session.query(Question).filter_by(course_id=row.id).count() == 2
+        rule = db.session.query(PaperRule).filter_by(course_id=row.id).one()
+        assert (rule.single_count, rule.judge_count, rule.time_limit_minutes) == (1, 1, 20)
+        db.session.remove()
+
+    # an admitted expert of that 入库批次 finds the course in 我的培训, with 【缴费】
+    account = make_expert("整套专家", status=ExpertStatus.ADMITTED)
+    with app.app_context():
+        expert = db.session.get(Expert, account.expert_id)
+        expert.admission_batch, expert.expert_no = batch, f"XJ2027{account.expert_id:06d}"
+        db.session.commit()
+        db.session.remove()
+    context, expert_page, errors = _open(browser, viewport={"width": 1280, "height": 900})
+    expert_page.goto(f"{live_server}/login/")
+    expert_page.fill("#username", account.username)
+    expert_page.fill("#password", account.password)
+    expert_page.click("button:has-text('登录')")
+    expert_page.wait_for_url(lambda url: "/login" not in url)
+    expert_page.goto(f"{live_server}/training/")
+    row = expert_page.locator("#training-table tr[data-enrollment]", has_text=course)
+    expect(row.locator(".pay-link")).to_be_visible()
+    shot(expert_page, "16-round-seen-by-expert")
+    context.close()
+    assert not errors, errors
+    with app.app_context():  # closed again: an active round enrols every matching expert
+        db.session.query(TrainingRound).filter_by(name=name).one().active = False
+        db.session.commit()
+        db.session.remove()
