@@ -443,6 +443,7 @@ class StaffUserView(UserDBModelView):
 
     def pre_add(self, item) -> None:
         item.last_name = item.last_name or ""  # FAB's column is NOT NULL; the form has 姓名 only
+        super().pre_add(item)  # FAB hashes the password here
 
 
 def _role_permissions(permissions) -> str:
