@@ -42,7 +42,15 @@ from flask_appbuilder.security.sqla.models import (
     assoc_user_group,
     assoc_user_role,
 )
-from flask_appbuilder.security.views import AuthDBView, RoleModelView, UserDBModelView
+from flask_appbuilder.security.views import (
+    AuthDBView,
+    PermissionModelView,
+    PermissionViewModelView,
+    RoleModelView,
+    UserDBModelView,
+    UserGroupModelView,
+    ViewMenuModelView,
+)
 from flask_appbuilder.utils.base import get_safe_redirect
 from flask_appbuilder.widgets import ListWidget, ShowWidget
 from flask_babel import gettext, lazy_gettext
@@ -366,6 +374,13 @@ VIEW_WORDS = {
     "ViewMenuModelView": lazy_gettext("视图/菜单"),
     "PermissionViewModelView": lazy_gettext("视图/菜单权限"),
     "UserStatsChartView": lazy_gettext("用户统计"),
+    "HomeIndexView": lazy_gettext("首页"),
+    "LocaleView": lazy_gettext("切换语言"),
+    "LoginApi": lazy_gettext("登录接口"),
+    "LoginView": lazy_gettext("登录"),
+    "UtilView": lazy_gettext("返回上一页"),
+    "PaymentCallback": lazy_gettext("支付结果通知"),
+    "CertificateVerify": lazy_gettext("证书查验"),
 }
 
 
@@ -389,14 +404,23 @@ def _view_words() -> dict[str, Any]:
     return words
 
 
+def view_word(view: str | None) -> str:
+    """A view or menu name in words (its menu label), else as it is."""
+    view = view or ""
+    return str(_view_words().get(view, view)) if has_app_context() else view
+
+
+def permission_word(permission: str | None) -> str:
+    permission = permission or ""
+    return str(PERMISSION_WORDS.get(permission) or permission.removeprefix("can_"))
+
+
 def permission_view_label(permission: str | None, view: str | None) -> str:
     """"导入记录：查看列表" for (can_list, ImportBatchAdminView); unknown names as they are."""
-    permission, view = permission or "", view or ""
-    if not has_app_context():
-        return f"{permission.replace('_', ' ')} on {view}"
-    view_words = _view_words().get(view, view)
-    perm_words = PERMISSION_WORDS.get(permission) or permission.removeprefix("can_")
-    return gettext("%(view)s：%(permission)s", view=str(view_words), permission=str(perm_words))
+    if not has_app_context():  # FAB's log lines
+        return f"{(permission or '').replace('_', ' ')} on {view}"
+    return gettext("%(view)s：%(permission)s", view=view_word(view),
+                   permission=permission_word(permission))
 
 
 def _permission_view_repr(self: PermissionView) -> str:
@@ -410,12 +434,17 @@ def names(items) -> str:
     return "、".join(str(item) for item in items or [])
 
 
+def blank_if_none(value) -> Any:
+    return "" if value is None else value  # FAB printed "None"
+
+
 def yes_no(value) -> str:
     return gettext("是") if value else gettext("否")
 
 
 class StaffUserView(UserDBModelView):
     """用户列表: one 姓名 (Chinese names are not split in first and last), roles as names."""
+    class_permission_name = "UserDBModelView"  # FAB's: the permissions granted so far stay
 
     list_columns = ["first_name", "username", "email", "active", "roles", "groups"]
     show_fieldsets = [
@@ -435,11 +464,21 @@ class StaffUserView(UserDBModelView):
     search_columns = ["first_name", "username", "email", "active", "roles", "created_on",
                       "last_login"]
     label_columns = {**UserDBModelView.label_columns, "first_name": lazy_gettext("姓名")}
+    # FAB's own help texts speak of LDAP and OID and have no Chinese
     description_columns = {
-        **UserDBModelView.description_columns,
         "first_name": lazy_gettext("姓名，显示在页面右上角和审计日志中"),
+        "username": lazy_gettext("登录账号"),
+        "password": lazy_gettext("登录密码：至少8位，含字母和数字"),
+        "conf_password": lazy_gettext("请再输入一次密码"),
+        "active": lazy_gettext("停用的账号不能登录；请停用而不要删除账号"),
+        "email": lazy_gettext("电子邮箱"),
+        "roles": lazy_gettext("角色决定能使用哪些功能（在 系统管理 → 角色列表 中设置）"),
+        "groups": lazy_gettext("用户组的角色也归本账号所有（一般不用）"),
     }
-    formatters_columns = {"roles": names, "groups": names, "active": yes_no}
+    formatters_columns = {"roles": names, "groups": names, "active": yes_no,
+                          **{column: blank_if_none for column in (
+                              "last_login", "created_on", "changed_on", "created_by",
+                              "changed_by", "login_count", "fail_login_count")}}
 
     def pre_add(self, item) -> None:
         item.last_name = item.last_name or ""  # FAB's column is NOT NULL; the form has 姓名 only
@@ -456,6 +495,7 @@ def _role_permissions(permissions) -> str:
 class StaffRoleView(RoleModelView):
     """角色列表: permissions in words. FAB's own role widgets print the Python list and skip
     the formatters; there are no built-in roles here, so the plain widgets do."""
+    class_permission_name = "RoleModelView"  # FAB's: the permissions granted so far stay
 
     list_widget = ListWidget
     show_widget = ShowWidget
@@ -464,12 +504,43 @@ class StaffRoleView(RoleModelView):
                      "groups": lazy_gettext("用户组")}
 
 
+class StaffGroupView(UserGroupModelView):
+    """用户组列表 (out of the menu: no account uses groups today), its columns in Chinese."""
+    class_permission_name = "UserGroupModelView"  # FAB's: the permissions granted so far stay
+
+    label_columns = {"name": lazy_gettext("名称"), "label": lazy_gettext("显示名称"),
+                     "description": lazy_gettext("说明"), "users": lazy_gettext("用户"),
+                     "roles": lazy_gettext("角色")}
+    formatters_columns = {"users": names, "roles": names}
+
+
+class StaffPermissionView(PermissionModelView):
+    class_permission_name = "PermissionModelView"  # FAB's: the permissions granted so far stay
+    formatters_columns = {"name": permission_word}
+
+
+class StaffViewMenuView(ViewMenuModelView):
+    class_permission_name = "ViewMenuModelView"  # FAB's: the permissions granted so far stay
+    formatters_columns = {"name": view_word}
+
+
+class StaffPermissionViewView(PermissionViewModelView):
+    label_columns = {**PermissionViewModelView.label_columns, "role": lazy_gettext("角色")}
+    class_permission_name = "PermissionViewModelView"  # FAB's: the permissions granted so far stay
+    formatters_columns = {"permission": lambda perm: permission_word(perm and perm.name),
+                          "view_menu": lambda view: view_word(view and view.name)}
+
+
 class ExpertSecurityManager(SecurityManager):
     user_model = AppUser
     authdbview = LoginView
     security_api = LoginApi
     userdbmodelview = StaffUserView
     rolemodelview = StaffRoleView
+    groupmodelview = StaffGroupView
+    permissionmodelview = StaffPermissionView
+    viewmenumodelview = StaffViewMenuView
+    permissionviewmodelview = StaffPermissionViewView
 
     def register_views(self):
         """FAB's security screens, their menu category named 系统管理 (where 审计日志 and

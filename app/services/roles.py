@@ -23,6 +23,8 @@ AUDIENCE_ROLES: dict[str, tuple[str, ...]] = {
     "audit": (ROLE_AUDITOR,),
     "everyone": (ROLE_REVIEWER, ROLE_EXPERT, ROLE_AUDITOR),
 }
+# FAB's name of the anonymous visitors' role, before config.AUTH_ROLE_PUBLIC named it.
+FAB_PUBLIC_ROLE = "Public"
 # Accounts that sign in on the 管理人员 tab.
 STAFF_ROLES = (ROLE_ADMIN, ROLE_REVIEWER, ROLE_AUDITOR)
 
@@ -95,6 +97,13 @@ def sync_roles(appbuilder: Any) -> dict[str, int]:
             role.permissions = [pv for pv in role.permissions
                                 if (pv.permission.name, pv.view_menu.name) not in expert_only]
         counts[role_name] = len(role.permissions)
+    old_public = sm.find_role(FAB_PUBLIC_ROLE)
+    if sm.auth_role_public != FAB_PUBLIC_ROLE and old_public is not None:
+        # shown on 角色列表: the visitors' role under its Chinese name, once
+        if sm.find_role(sm.auth_role_public) is None:
+            old_public.name = sm.auth_role_public
+        elif not old_public.user and not old_public.permissions:
+            session.delete(old_public)
     sm.add_role(sm.auth_role_public)
     session.flush()  # the command (flask init / sync-roles) commits
     return counts
