@@ -164,3 +164,25 @@ def test_a_role_grant_made_on_the_screen_survives_sync_roles(page, live_server, 
                 role.permissions.remove(grant)
             db.session.commit()
             db.session.remove()
+
+
+def test_the_admin_navbar_stays_on_two_rows_in_english_at_1280(page, live_server, app):
+    admin = create_admin(app)
+    sign_in(page, live_server, admin, STAFF_PASSWORD, "管理人员")
+    for lang in ("en", "zh"):
+        page.goto(f"{live_server}/lang/{lang}")
+        page.goto(f"{live_server}/users/list/")
+        rows = page.evaluate("""() => {
+            const tops = new Set();
+            document.querySelectorAll('.navbar-nav > li').forEach(li => {
+                if (li.offsetParent) tops.add(Math.round(li.getBoundingClientRect().top));
+            });
+            return tops.size;
+        }""")
+        brand = page.locator(".navbar-brand").bounding_box()
+        menu = page.locator(".navbar-nav:not(.navbar-right)").bounding_box()
+        shot(page, f"navbar-1280-{lang}")
+        # the brand's row and one row of menu categories (the right-hand menu beside them)
+        assert rows <= 2 and menu["y"] < brand["y"] + brand["height"] + 60, (lang, rows)
+    body = page.inner_text(".navbar")
+    assert "系统管理" in body
