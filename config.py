@@ -75,7 +75,7 @@ APP_THEME = ""
 # forced password change, Chinese accounts without e-mail).
 AUTH_TYPE = AUTH_DB
 AUTH_ROLE_ADMIN = "管理员"
-AUTH_ROLE_PUBLIC = "Public"
+AUTH_ROLE_PUBLIC = "未登录访客"  # FAB's "Public" (renamed by sync_roles); it holds no permission
 AUTH_USER_REGISTRATION = False
 FAB_SECURITY_MANAGER_CLASS = "app.security.ExpertSecurityManager"
 FAB_PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt")

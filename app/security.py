@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import secrets
+from typing import Any
 
 import redis
 from captcha.image import ImageCaptcha
@@ -14,6 +15,7 @@ from flask import (
     current_app,
     flash,
     g,
+    has_app_context,
     has_request_context,
     redirect,
     request,
@@ -40,8 +42,18 @@ from flask_appbuilder.security.sqla.models import (
     assoc_user_group,
     assoc_user_role,
 )
-from flask_appbuilder.security.views import AuthDBView
+from flask_appbuilder.security.views import (
+    AuthDBView,
+    PermissionModelView,
+    PermissionViewModelView,
+    RoleModelView,
+    UserDBModelView,
+    UserGroupModelView,
+    ViewMenuModelView,
+)
 from flask_appbuilder.utils.base import get_safe_redirect
+from flask_appbuilder.widgets import ListWidget, ShowWidget
+from flask_babel import gettext, lazy_gettext
 from flask_jwt_extended import (
     create_access_token,
     create_refresh_token,
@@ -59,7 +71,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
 from app.extensions import db
-from app.models import AppUser, Expert, utcnow
+from app.models import AppUser, Expert, local_time, utcnow
 from app.services import audit, login_guard, sessions, settings
 from app.services.access import SESSION_TOKEN, SessionLimits, check_session
 from app.services.audit import Action, Actor
@@ -302,11 +314,249 @@ def jwt_session_ended(jwt_header: dict, jwt_payload: dict) -> bool:
                          SessionLimits.from_config(settings.config())) is not None
 
 
+# --- 系统管理: FAB's user and role screens in Chinese words ------------------------------
+
+ADMIN_CATEGORY = "系统管理"
+# FAB's security menu items kept under 系统管理 (the others stay reachable by their URL).
+SECURITY_MENU_ITEMS = ("List Users", "List Roles")
+
+# Permission names in words on the 角色列表 screens ("can list on X" → "X：查看列表").
+PERMISSION_WORDS = {
+    "can_list": lazy_gettext("查看列表"), "can_show": lazy_gettext("查看详情"),
+    "can_add": lazy_gettext("新增"), "can_edit": lazy_gettext("编辑"),
+    "can_delete": lazy_gettext("删除"), "can_export": lazy_gettext("导出"),
+    "menu_access": lazy_gettext("菜单"), "can_decide": lazy_gettext("审核"),
+    "can_download": lazy_gettext("下载"), "can_userinfo": lazy_gettext("本人信息"),
+    "resetmypassword": lazy_gettext("重置本人密码"), "resetpasswords": lazy_gettext("重置密码"),
+    "userinfoedit": lazy_gettext("修改本人信息"), "copyrole": lazy_gettext("复制角色"),
+    "can_this_form_get": lazy_gettext("打开表单"), "can_this_form_post": lazy_gettext("提交表单"),
+    "can_chart": lazy_gettext("查看图表"), "can_get": lazy_gettext("读取"),
+    "can_template": lazy_gettext("下载模板"), "can_upload": lazy_gettext("上传"),
+    "can_profile": lazy_gettext("查看本人信息"), "can_start": lazy_gettext("开始申请"),
+    "can_step": lazy_gettext("填写申请"), "can_form_pdf": lazy_gettext("下载申请表"),
+    "can_application": lazy_gettext("查看申请"), "can_submit_exam": lazy_gettext("交卷"),
+    "can_answer": lazy_gettext("答题"), "can_media": lazy_gettext("播放课程资料"),
+    "can_exam": lazy_gettext("考试"), "can_index": lazy_gettext("打开页面"),
+    "can_pay": lazy_gettext("缴费"), "can_study": lazy_gettext("学习"),
+    "can_withdraw_transfer": lazy_gettext("撤回异动申请"),
+    "can_info_pdf": lazy_gettext("下载信息表"), "can_transfer": lazy_gettext("申请异动"),
+    "can_modify": lazy_gettext("申请修改信息"),
+    "can_withdraw_specialty": lazy_gettext("撤回专业变更"),
+    "can_image": lazy_gettext("查看证书图片"), "can_pdf": lazy_gettext("下载证书"),
+    "can_revoke": lazy_gettext("作废"), "can_reissue": lazy_gettext("补发"),
+    "can_status": lazy_gettext("查看进度"), "can_issue": lazy_gettext("发放"),
+    "can_batch": lazy_gettext("查看批次"), "can_zip": lazy_gettext("打包下载"),
+    "can_unlock": lazy_gettext("解锁"), "can_change_password": lazy_gettext("修改密码"),
+    "can_center": lazy_gettext("个人中心"),
+}
+# Screens without a menu item of their own (the others are named by their menu item).
+VIEW_WORDS = {
+    "EducationAdminView": lazy_gettext("教育经历"),
+    "QualificationAdminView": lazy_gettext("职称及资质"),
+    "WorkExperienceAdminView": lazy_gettext("工作经历"),
+    "EvaluationExperienceAdminView": lazy_gettext("评标实践经验"),
+    "ExpertiseAdminView": lazy_gettext("业务技术专长"),
+    "AvoidanceUnitAdminView": lazy_gettext("回避单位"),
+    "BankAccountAdminView": lazy_gettext("账户信息"),
+    "AttachmentAdminView": lazy_gettext("附件"),
+    "ReviewRecordAdminView": lazy_gettext("审核详情"),
+    "TrainingRecordAdminView": lazy_gettext("学习培训情况"),
+    "ApplicationReview": lazy_gettext("入库申请审核"),
+    "MyChanges": lazy_gettext("个人信息变更"),
+    "File": lazy_gettext("文件下载"),
+    "Account": lazy_gettext("个人中心"),
+    "UserInfoEditView": lazy_gettext("修改本人信息"),
+    "ResetPasswordView": lazy_gettext("重置密码"),
+    "ResetMyPasswordView": lazy_gettext("重置本人密码"),
+    "MenuApi": lazy_gettext("菜单接口"),
+    "UserGroupModelView": lazy_gettext("用户组列表"),
+    "PermissionModelView": lazy_gettext("基础权限"),
+    "ViewMenuModelView": lazy_gettext("视图/菜单"),
+    "PermissionViewModelView": lazy_gettext("视图/菜单权限"),
+    "UserStatsChartView": lazy_gettext("用户统计"),
+    "HomeIndexView": lazy_gettext("首页"),
+    "LocaleView": lazy_gettext("切换语言"),
+    "LoginApi": lazy_gettext("登录接口"),
+    "LoginView": lazy_gettext("登录"),
+    "UtilView": lazy_gettext("返回上一页"),
+    "PaymentCallback": lazy_gettext("支付结果通知"),
+    "CertificateVerify": lazy_gettext("证书查验"),
+}
+
+
+def _view_words() -> dict[str, Any]:
+    """View or menu name → its words: the menu's labels, then VIEW_WORDS (built once)."""
+    words = current_app.extensions.get("permission_view_words")
+    if words is None:
+        words = {}
+        for category in current_app.appbuilder.menu.menu:
+            if category.childs:
+                words[category.name] = category.label or category.name
+            for item in category.childs or [category]:
+                if item.name == "-":
+                    continue
+                words[item.name] = item.label or item.name
+                if item.baseview is not None:
+                    words.setdefault(item.baseview.class_permission_name, item.label or item.name)
+        for name, label in VIEW_WORDS.items():
+            words.setdefault(name, label)
+        current_app.extensions["permission_view_words"] = words
+    return words
+
+
+def view_word(view: str | None) -> str:
+    """A view or menu name in words (its menu label), else as it is."""
+    view = view or ""
+    return str(_view_words().get(view, view)) if has_app_context() else view
+
+
+def permission_word(permission: str | None) -> str:
+    permission = permission or ""
+    return str(PERMISSION_WORDS.get(permission) or permission.removeprefix("can_"))
+
+
+def permission_view_label(permission: str | None, view: str | None) -> str:
+    """"导入记录：查看列表" for (can_list, ImportBatchAdminView); unknown names as they are."""
+    if not has_app_context():  # FAB's log lines
+        return f"{(permission or '').replace('_', ' ')} on {view}"
+    return gettext("%(view)s：%(permission)s", view=view_word(view),
+                   permission=permission_word(permission))
+
+
+def _permission_view_repr(self: PermissionView) -> str:
+    # FAB shows a PermissionView by its repr: the role screens' lists and select boxes
+    return permission_view_label(self.permission and self.permission.name,
+                                 self.view_menu and self.view_menu.name)
+
+
+def names(items) -> str:
+    """Roles or groups as 专家、审核人员 (FAB printed the Python list: ``[专家]``, ``[]``)."""
+    return "、".join(str(item) for item in items or [])
+
+
+def blank_if_none(value) -> Any:
+    return "" if value is None else value  # FAB printed "None"
+
+
+def yes_no(value) -> str:
+    return gettext("是") if value else gettext("否")
+
+
+class StaffUserView(UserDBModelView):
+    """用户列表: one 姓名 (Chinese names are not split in first and last), roles as names."""
+    class_permission_name = "UserDBModelView"  # FAB's: the permissions granted so far stay
+
+    list_columns = ["first_name", "username", "email", "active", "roles", "groups"]
+    show_fieldsets = [
+        (lazy_gettext("User info"), {"fields": ["username", "active", "roles", "login_count"]}),
+        (lazy_gettext("Personal Info"), {"fields": ["first_name", "email"], "expanded": True}),
+        (lazy_gettext("Audit Info"), {
+            "fields": ["last_login", "fail_login_count", "created_on", "created_by",
+                       "changed_on", "changed_by"], "expanded": False}),
+    ]
+    user_show_fieldsets = [
+        (lazy_gettext("User info"), {"fields": ["username", "active", "roles", "login_count"]}),
+        (lazy_gettext("Personal Info"), {"fields": ["first_name", "email"], "expanded": True}),
+    ]
+    add_columns = ["first_name", "username", "active", "email", "roles", "groups", "password",
+                   "conf_password"]
+    edit_columns = ["first_name", "username", "active", "email", "roles", "groups"]
+    search_columns = ["first_name", "username", "email", "active", "roles"]
+    label_columns = {**UserDBModelView.label_columns, "first_name": lazy_gettext("姓名")}
+    # FAB's own help texts speak of LDAP and OID and have no Chinese
+    description_columns = {
+        "first_name": lazy_gettext("姓名，显示在页面右上角和审计日志中"),
+        "username": lazy_gettext("登录账号"),
+        "password": lazy_gettext("登录密码：至少8位，含字母和数字"),
+        "conf_password": lazy_gettext("请再输入一次密码"),
+        "active": lazy_gettext("停用的账号不能登录；请停用而不要删除账号"),
+        "email": lazy_gettext("电子邮箱"),
+        "roles": lazy_gettext("角色决定能使用哪些功能（在 系统管理 → 角色列表 中设置）"),
+        "groups": lazy_gettext("用户组的角色也归本账号所有（一般不用）"),
+    }
+    # shown in 北京时间 without microseconds (read-only here: not in the forms nor the search;
+    # the views' BeijingTimesMixin sits in a layer above this module)
+    beijing_time_columns = ("last_login", "created_on", "changed_on")
+    formatters_columns = {"roles": names, "groups": names, "active": yes_no,
+                          **{column: blank_if_none for column in (
+                              "created_by", "changed_by", "login_count", "fail_login_count")},
+                          **{column: local_time for column in beijing_time_columns}}
+
+    def pre_add(self, item) -> None:
+        item.last_name = item.last_name or ""  # FAB's column is NOT NULL; the form has 姓名 only
+        super().pre_add(item)  # FAB hashes the password here
+
+
+def _role_permissions(permissions) -> str:
+    labels = sorted(str(pv) for pv in permissions or [])
+    if request.endpoint and request.endpoint.endswith(".list"):
+        return gettext("共 %(count)d 项", count=len(labels))
+    return "\n".join(labels)  # the show page keeps line breaks (white-space: pre-line)
+
+
+class StaffRoleView(RoleModelView):
+    """角色列表: permissions in words. FAB's own role widgets print the Python list and skip
+    the formatters; there are no built-in roles here, so the plain widgets do."""
+    class_permission_name = "RoleModelView"  # FAB's: the permissions granted so far stay
+
+    list_widget = ListWidget
+    show_widget = ShowWidget
+    formatters_columns = {"permissions": _role_permissions}
+    label_columns = {**RoleModelView.label_columns, "user": lazy_gettext("用户"),
+                     "groups": lazy_gettext("用户组")}
+
+
+class StaffGroupView(UserGroupModelView):
+    """用户组列表 (out of the menu: no account uses groups today), its columns in Chinese."""
+    class_permission_name = "UserGroupModelView"  # FAB's: the permissions granted so far stay
+
+    label_columns = {"name": lazy_gettext("名称"), "label": lazy_gettext("显示名称"),
+                     "description": lazy_gettext("说明"), "users": lazy_gettext("用户"),
+                     "roles": lazy_gettext("角色")}
+    formatters_columns = {"users": names, "roles": names}
+
+
+class StaffPermissionView(PermissionModelView):
+    class_permission_name = "PermissionModelView"  # FAB's: the permissions granted so far stay
+    formatters_columns = {"name": permission_word}
+
+
+class StaffViewMenuView(ViewMenuModelView):
+    class_permission_name = "ViewMenuModelView"  # FAB's: the permissions granted so far stay
+    formatters_columns = {"name": view_word}
+
+
+class StaffPermissionViewView(PermissionViewModelView):
+    label_columns = {**PermissionViewModelView.label_columns, "role": lazy_gettext("角色")}
+    class_permission_name = "PermissionViewModelView"  # FAB's: the permissions granted so far stay
+    formatters_columns = {"permission": lambda perm: permission_word(perm and perm.name),
+                          "view_menu": lambda view: view_word(view and view.name)}
+
+
 class ExpertSecurityManager(SecurityManager):
     user_model = AppUser
     authdbview = LoginView
     security_api = LoginApi
     userstatschartview = None  # FAB's 用户统计 loads Google Charts; the 首页 has ECharts
+    userdbmodelview = StaffUserView
+    rolemodelview = StaffRoleView
+    groupmodelview = StaffGroupView
+    permissionmodelview = StaffPermissionView
+    viewmenumodelview = StaffViewMenuView
+    permissionviewmodelview = StaffPermissionViewView
+
+    def register_views(self):
+        """FAB's security screens, their menu category named 系统管理 (where 审计日志 and
+        锁定账号 join it) with only 用户列表 and 角色列表 in it."""
+        PermissionView.__repr__ = _permission_view_repr
+        super().register_views()
+        menu = self.appbuilder.menu
+        for category in menu.menu:
+            if category.name == "Security":
+                category.name = ADMIN_CATEGORY
+                category.label = lazy_gettext(ADMIN_CATEGORY)
+                category.childs = [item for item in category.childs
+                                   if item.name in SECURITY_MENU_ITEMS]
 
     def get_user_by_id(self, pk):
         """The signed-in account with its roles and groups in one query (Flask-Login loads

@@ -4,7 +4,9 @@
   translations/en/LC_MESSAGES/messages.po. The strings are collected without importing
   the app: every string constant containing Chinese characters in app/views/*.py and
   app/security.py (labels, titles, menu names, LOGIN_KINDS ...; docstrings and f-strings
-  excluded), and every Chinese string literal inside the Jinja tags of app/templates
+  excluded), the Chinese strings that app/services/*.py and app/models.py hand to
+  ``_`` / ``gettext`` / ``lazy_gettext`` (statuses, audit actions, rule texts: they reach
+  the screen), and every Chinese string literal inside the Jinja tags of app/templates
   (``_('...')`` calls, labels passed to macros such as ``row('姓名', ...)``, tab lists;
   literals joined with ``~`` are not messages and are skipped).
 * zh: every msgid of the installed Flask-AppBuilder (its python files and templates)
@@ -27,6 +29,10 @@ ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "translations"
 PYTHON_SOURCES = [*sorted((ROOT / "app" / "views").glob("*.py")), ROOT / "app" / "security.py"]
 TEMPLATES = ROOT / "app" / "templates"
+# Modules below the views: only the strings they mark for translation are messages (the
+# rest are data, log lines or audit details).
+MARKED_SOURCES = [*sorted((ROOT / "app" / "services").rglob("*.py")), ROOT / "app" / "models.py"]
+MARKERS = {"_", "gettext", "lazy_gettext", "ngettext", "lazy_ngettext", "_l"}
 FAB_KEYWORDS = {"_": None, "__": None, "gettext": None, "lazy_gettext": None,
                 "ngettext": (1, 2), "lazy_ngettext": (1, 2)}
 
@@ -61,6 +67,20 @@ def python_messages(path: Path) -> Iterator[tuple[str, str]]:
             yield node.value, f"{path.relative_to(ROOT)}:{node.lineno}"
 
 
+def marked_messages(path: Path) -> Iterator[tuple[str, str]]:
+    """(msgid, location) for each Chinese string a call such as lazy_gettext('...') marks."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+        if name not in MARKERS:
+            continue
+        for arg in node.args[:2]:
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and has_cjk(arg.value):
+                yield arg.value, f"{path.relative_to(ROOT)}:{node.lineno}"
+
+
 def template_messages(path: Path) -> Iterator[tuple[str, str]]:
     """(msgid, location) for each Chinese string literal inside the template's Jinja tags."""
     from jinja2 import Environment
@@ -81,6 +101,7 @@ def app_messages() -> dict[str, list[str]]:
     """Every Chinese msgid the app needs translated, with where it is used."""
     found: dict[str, list[str]] = {}
     sources: list[Iterable[tuple[str, str]]] = [python_messages(p) for p in PYTHON_SOURCES]
+    sources += [marked_messages(p) for p in MARKED_SOURCES]
     sources += [template_messages(p) for p in sorted(TEMPLATES.rglob("*.html"))]
     for source in sources:
         for msgid, where in source:

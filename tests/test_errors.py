@@ -106,10 +106,10 @@ def test_item8_order_column_outside_order_columns_is_ignored(app):
     login_staff(client, "testadmin")
     SQLAInterface.query = spy
     try:
-        assert client.get("/users/list/?_oc_UserDBModelView=password"
-                          "&_od_UserDBModelView=asc").status_code == 200
-        assert client.get("/users/list/?_oc_UserDBModelView=username"
-                          "&_od_UserDBModelView=asc").status_code == 200
+        assert client.get("/users/list/?_oc_StaffUserView=password"
+                          "&_od_StaffUserView=asc").status_code == 200
+        assert client.get("/users/list/?_oc_StaffUserView=username"
+                          "&_od_StaffUserView=asc").status_code == 200
     finally:
         SQLAInterface.query = original
     assert "password" not in seen and "username" in seen

@@ -162,3 +162,57 @@ def test_roles_are_synced_from_code_and_idempotent(app):
         db.session.remove()
     assert first == second
     assert first[ROLE_ADMIN] > first[ROLE_REVIEWER] > first[ROLE_EXPERT] > 0
+
+
+def _permission_names(role) -> set[tuple[str, str]]:
+    return {(pv.permission.name, pv.view_menu.name) for pv in role.permissions}
+
+
+def test_sync_roles_keeps_what_staff_granted_and_adds_what_is_missing(app):
+    """A grant made on the 角色列表 screen survives `flask sync-roles`; a default taken
+    away is given back; the admin holds none of the expert's own screens."""
+    from app.extensions import db
+    from app.services.roles import ROLE_AUDITOR, expert_only_names, sync_roles
+
+    with app.app_context():
+        sm = app.appbuilder.sm
+        sync_roles(app.appbuilder)
+        auditor = sm.find_role(ROLE_AUDITOR)
+        granted = sm.find_permission_view_menu("can_list", "Expert")
+        assert granted not in auditor.permissions
+        auditor.permissions.append(granted)
+        own = sm.find_permission_view_menu("can_list", "AuditEvent")
+        auditor.permissions.remove(own)
+        db.session.commit()
+        sync_roles(app.appbuilder)
+        db.session.commit()
+        held = _permission_names(sm.find_role(ROLE_AUDITOR))
+        assert ("can_list", "Expert") in held
+        assert ("can_list", "AuditEvent") in held
+        admin = _permission_names(sm.find_role(ROLE_ADMIN))
+        expert_only = expert_only_names(app.appbuilder)
+        assert ("can_profile", "MyProfile") in expert_only
+        assert ("menu_access", "专家管理系统") in expert_only
+        assert not admin & expert_only
+        assert ("can_list", "LockedAccount") in admin
+        assert expert_only <= _permission_names(sm.find_role(ROLE_EXPERT))
+        db.session.remove()
+
+
+def test_sync_roles_command_keeps_a_grant(app):
+    """The CLI itself (`flask sync-roles`), as an operator runs it."""
+    from app.extensions import db
+    from app.services.roles import ROLE_AUDITOR
+
+    with app.app_context():
+        sm = app.appbuilder.sm
+        auditor = sm.find_role(ROLE_AUDITOR)
+        auditor.permissions.append(sm.find_permission_view_menu("can_show", "Expert"))
+        db.session.commit()
+        db.session.remove()
+    result = app.test_cli_runner().invoke(args=["sync-roles"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        held = _permission_names(app.appbuilder.sm.find_role(ROLE_AUDITOR))
+        db.session.remove()
+    assert ("can_show", "Expert") in held
