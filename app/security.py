@@ -348,9 +348,11 @@ PERMISSION_WORDS = {
     "can_batch": lazy_gettext("查看批次"), "can_zip": lazy_gettext("打包下载"),
     "can_unlock": lazy_gettext("解锁"), "can_change_password": lazy_gettext("修改密码"),
     "can_center": lazy_gettext("个人中心"),
+    "can_save": lazy_gettext("保存"), "can_seal": lazy_gettext("查看印章"),
 }
 # Screens without a menu item of their own (the others are named by their menu item).
 VIEW_WORDS = {
+    "ExportJob": lazy_gettext("导出任务进度"),
     "EducationAdminView": lazy_gettext("教育经历"),
     "QualificationAdminView": lazy_gettext("职称及资质"),
     "WorkExperienceAdminView": lazy_gettext("工作经历"),
