@@ -1,6 +1,7 @@
 """首页 统计分析 in a browser: an expert sends an 异动申请 through the screens; a reviewer signs
 in and lands on the 首页, the ECharts bar charts draw (canvas, no console error), 查询 by
-入库批次 after 「刷新统计」 (the charts are a snapshot), 「查看表格」 shows the numbers the database counts, the 异动审核 badge and card show
+入库批次 after 「刷新统计」 (the charts are a snapshot), 「查看表格」 shows the numbers the
+database counts, the 异动审核 badge and card show
 the waiting requests and the card opens the list of exactly those."""
 import re
 import uuid
