@@ -193,6 +193,10 @@ EXPORT_SYNC_MAX_ROWS = int(os.environ.get("EXPORT_SYNC_MAX_ROWS", 3000))
 EXPORT_JOB_INLINE = _env_bool("EXPORT_JOB_INLINE", False)
 EXPORT_PROGRESS_EVERY = int(os.environ.get("EXPORT_PROGRESS_EVERY", 500))
 EXPORT_KEEP_DAYS = int(os.environ.get("EXPORT_KEEP_DAYS", 7))
-# 首页 统计分析: each worker keeps the charts of a filter this many seconds (a million experts
-# take about a second to count); the page says when they were counted. 0: count every time.
-STATISTICS_CACHE_SECONDS = int(os.environ.get("STATISTICS_CACHE_SECONDS", 300))
+# 首页 统计分析: the page shows a shared snapshot of the counts, recounted by the Celery task
+# statistics.refresh every STATISTICS_REFRESH_SECONDS (celery beat) or on 「刷新统计」 (one
+# queued at a time; one not done after STATISTICS_REFRESH_TIMEOUT seconds was lost and no
+# longer blocks a new one). INLINE: 「刷新统计」 counts right after the request's commit (tests).
+STATISTICS_REFRESH_SECONDS = int(os.environ.get("STATISTICS_REFRESH_SECONDS", 300))
+STATISTICS_REFRESH_TIMEOUT = int(os.environ.get("STATISTICS_REFRESH_TIMEOUT", 300))
+STATISTICS_REFRESH_INLINE = _env_bool("STATISTICS_REFRESH_INLINE", False)

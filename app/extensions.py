@@ -58,6 +58,8 @@ def init_celery(app) -> Celery:
         task_track_started=True, worker_hijack_root_logger=False, timezone="Asia/Shanghai",
         beat_schedule={
             "cleanup": {"task": "housekeeping.cleanup", "schedule": cfg["CELERY_CLEANUP_EVERY"]},
+            "statistics": {"task": "statistics.refresh",
+                           "schedule": cfg["STATISTICS_REFRESH_SECONDS"]},
         },
     )
 

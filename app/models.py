@@ -1184,3 +1184,23 @@ class SystemSetting(Model):
 
     def __repr__(self) -> str:
         return self.key
+
+
+# ==========================================================================================
+# 统计快照: the 首页 charts' grouped counts, computed in the background (celery beat, every
+# STATISTICS_REFRESH_SECONDS, or 「刷新统计」) and read by the page in one query; a row with
+# no computed_at is a refresh asked for and not done yet (one at a time)
+# ==========================================================================================
+
+class StatisticsSnapshot(Model):
+    __tablename__ = "statistics_snapshot"
+    id = Column(Integer, primary_key=True)
+    requested_at = Column(DateTime, nullable=False, default=utcnow)
+    requested_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    computed_at = Column(DateTime, index=True)
+    milliseconds = Column(Integer)  # how long the counting took
+    data = Column(Text)  # JSON: app/services/statistics.py (snapshot_data)
+
+    @property
+    def is_computed(self) -> bool:
+        return self.computed_at is not None and self.data is not None

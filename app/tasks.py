@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from app.errors import is_outage
 from app.extensions import celery
-from app.services import certificate, export_jobs, housekeeping, importer, jobs
+from app.services import certificate, export_jobs, housekeeping, importer, jobs, statistics
 
 RETRIES = 3
 
@@ -35,3 +35,5 @@ import_experts = _task(importer.TASK_IMPORT, soft=780, hard=840)
 cleanup = _task(housekeeping.TASK_CLEANUP, soft=120, hard=180)
 # 导出任务: a big list export (EXPORT_MAX_ROWS rows at most) written to one file
 build_export = _task(export_jobs.TASK_EXPORT, soft=780, hard=840)
+# 首页 统计分析: the snapshot of every chart's counts (seconds at a million experts)
+refresh_statistics = _task(statistics.TASK_REFRESH, soft=240, hard=300)

@@ -332,6 +332,6 @@ def test_beat_schedules_only_real_tasks(app):
     schedule = celery.conf.beat_schedule
     assert schedule, "celery beat has something to run"
     registered = {t.name for t in (tasks.plan_batch, tasks.run_part, tasks.import_experts,
-                                   tasks.cleanup)}
+                                   tasks.cleanup, tasks.refresh_statistics)}
     for entry in schedule.values():
         assert entry["task"] in registered

@@ -44,14 +44,24 @@ from tests.conftest import login, login_expert, login_staff, page_text, unique_i
 
 
 @pytest.fixture(autouse=True)
-def count_every_time(app):
-    """The page keeps its charts a few minutes per worker; these tests count afresh."""
-    saved = app.config.get("STATISTICS_CACHE_SECONDS")
-    app.config["STATISTICS_CACHE_SECONDS"] = 0
-    statistics.forget_cached_charts()
+def refresh_inline(app):
+    """「刷新统计」 counts right after the request's commit, in the test's transaction."""
+    saved = app.config.get("STATISTICS_REFRESH_INLINE")
+    app.config["STATISTICS_REFRESH_INLINE"] = True
     yield
-    app.config["STATISTICS_CACHE_SECONDS"] = saved
-    statistics.forget_cached_charts()
+    app.config["STATISTICS_REFRESH_INLINE"] = saved
+
+
+def _snapshot(session) -> dict:
+    """Run the snapshot job (as celery beat does), then read the newest snapshot as the
+    page does: every number below comes from the stored snapshot."""
+    assert statistics.refresh_job(session, {}) is not None
+    snapshot, _ = statistics.latest(session)
+    return statistics.loads(snapshot)
+
+
+def _snapshot_charts(session, filters: Filters) -> list:
+    return statistics.charts_from(_snapshot(session), filters)
 
 
 TODAY = beijing_today()
@@ -127,7 +137,7 @@ def test_expert_charts_equal_hand_counts(app, registry):
 
     batch, _, _ = registry
     with app.app_context():
-        charts = statistics.dashboard_charts(db.session, TODAY, Filters(admission_batch=batch))
+        charts = _snapshot_charts(db.session, Filters(admission_batch=batch))
         specialties = {s.code: s for s in db.session.query(Specialty)}
         titles = {t.name: t.level.name for t in db.session.query(Title)}
         top = {code: specialties[code[:3]].name for code in specialties}
@@ -159,7 +169,7 @@ def test_expert_charts_equal_independent_sql(app, registry):
     from app.extensions import db
 
     with app.app_context():
-        charts = statistics.dashboard_charts(db.session, TODAY, Filters())
+        charts = _snapshot_charts(db.session, Filters())
         q = lambda sql, **kw: dict(db.session.execute(text(sql), kw).all())  # noqa: E731
         by_pref = q("SELECT p.name, count(e.id) FROM prefecture p LEFT JOIN expert e "
                     "ON e.prefecture_id = p.id GROUP BY p.name")
@@ -254,16 +264,20 @@ def test_round_chart_counts_people_and_fees(app, registry, rounds):
     batch, other, _ = registry
     ra_id, ra_name, rb_id, rb_name = rounds
     with app.app_context():
-        chart = statistics.round_chart(db.session, Filters(admission_batch=batch))
+        data = _snapshot(db.session)
+
+        def round_chart(filters):
+            return _chart(statistics.charts_from(data, filters), "rounds")
+
+        chart = round_chart(Filters(admission_batch=batch))
         by_name = {r[0]: r[1:] for r in chart.rows}
         # 报名, 已缴费, 学习中, 考试合格, 已发证书, 已收费用（元）
         assert by_name[ra_name] == [4, 3, 2, 1, 1, Decimal("1600.00")]
         assert by_name[rb_name] == [1, 1, 1, 0, 0, Decimal("123.45")]
-        only_b = statistics.round_chart(db.session, Filters(round_id=rb_id))
+        only_b = round_chart(Filters(round_id=rb_id))
         assert [r[0] for r in only_b.rows] == [rb_name]
         assert only_b.rows[0][1:] == [1, 1, 1, 0, 0, Decimal("123.45")]
-        none_of_other = statistics.round_chart(db.session, Filters(admission_batch=other,
-                                                                    round_id=ra_id))
+        none_of_other = round_chart(Filters(admission_batch=other, round_id=ra_id))
         assert none_of_other.rows == [[ra_name, 0, 0, 0, 0, 0, Decimal("0.00")]]
         # the fees equal an independent sum of the paid orders
         fen = db.session.execute(text(
@@ -278,18 +292,28 @@ def test_filters_apply_to_every_expert_chart(app, registry):
 
     batch, other, _ = registry
     with app.app_context():
-        charts = statistics.dashboard_charts(db.session, TODAY, Filters(admission_batch=other))
+        charts = _snapshot_charts(db.session, Filters(admission_batch=other))
         for chart in charts[:5]:
             assert chart.total == 2, chart.key
         assert _rows(_chart(charts, "prefecture"))["哈密市"] == 2
-        batches, _ = statistics.filter_choices(db.session)
+        batches, _ = statistics.filter_choices(_snapshot(db.session))
         assert batch in batches and other in batches
 
 
 # ----------------------------------------------------------------------------- the page
 
+def _recount(app) -> None:
+    """The snapshot job, as celery beat runs it, after the fixtures' rows."""
+    from app.extensions import db
+
+    with app.app_context():
+        _snapshot(db.session)
+        db.session.remove()
+
+
 def test_page_shows_the_numbers_and_the_filters(app, client, registry, rounds):
     batch, _, _ = registry
+    _recount(app)
     login_staff(client)
     resp = client.get("/dashboard/", query_string={"batch": batch})
     assert resp.status_code == 200
@@ -366,6 +390,7 @@ def test_auditor_sees_statistics_but_no_review_queue(app, client):
 def test_export_is_the_charts_table(app, client, registry, rounds):
     batch, _, _ = registry
     _, ra_name, _, _ = rounds
+    _recount(app)
     login_staff(client)
     resp = client.get("/dashboard/export/rounds", query_string={"batch": batch})
     assert resp.status_code == 200
@@ -378,6 +403,206 @@ def test_export_is_the_charts_table(app, client, registry, rounds):
         "/dashboard/export/status", query_string={"batch": batch}).data)).active
     assert dict((r[0].value, r[1].value) for r in status.iter_rows(min_row=2))["已入库"] == 4
     assert client.get("/dashboard/export/nothing").status_code == 404
+
+
+# ----------------------------------------------------------------------------- the snapshot
+
+def _snapshots(session) -> list:
+    from app.models import StatisticsSnapshot
+
+    return session.query(StatisticsSnapshot).order_by(StatisticsSnapshot.id).all()
+
+
+def test_the_page_reads_the_snapshot_not_the_registry(app, client, registry):
+    """Rows entered after the snapshot are not counted until it is refreshed; the page
+    says when the numbers it shows were counted."""
+    from app.extensions import db
+    from app.models import local_time
+
+    batch, _, _ = registry
+    with app.app_context():
+        _snapshot(db.session)
+        shown_at = local_time(statistics.latest(db.session)[0].computed_at)
+        _new_expert(db.session, "快照后专家", batch, "哈密市", ExpertStatus.ADMITTED, "A0101",
+                    "工程师", years_before(TODAY, 41), no=f"TJ{uuid.uuid4().hex[:8]}")
+        db.session.commit()
+        db.session.remove()
+    login_staff(client)
+    html = client.get("/dashboard/", query_string={"batch": batch}).get_data(as_text=True)
+    assert f'<span id="counted-at">{shown_at}</span>' in html
+    table = html.split('id="table-status"', 1)[1].split("</table>", 1)[0]
+    assert "<td>已入库</td><td class=num>4</td>" in table.replace("\n", "")
+    _recount(app)
+    html = client.get("/dashboard/", query_string={"batch": batch}).get_data(as_text=True)
+    table = html.split('id="table-status"', 1)[1].split("</table>", 1)[0]
+    assert "<td>已入库</td><td class=num>5</td>" in table.replace("\n", "")
+
+
+def test_the_page_reads_one_snapshot_row(app, client, registry, count_queries):
+    _recount(app)
+    login_staff(client)
+    client.get("/dashboard/")
+    with count_queries() as counted:
+        assert client.get("/dashboard/").status_code == 200
+    snapshot_reads = [s for s in counted.statements if "statistics_snapshot" in s]
+    assert len(snapshot_reads) == 1, snapshot_reads
+    assert not [s for s in counted.statements if "GROUP BY" in s.upper() and "expert" in s]
+
+
+def test_without_a_snapshot_the_page_counts_one_and_keeps_it(app, client, registry):
+    from app.extensions import db
+    from app.models import StatisticsSnapshot
+
+    batch, _, _ = registry
+    with app.app_context():
+        db.session.query(StatisticsSnapshot).delete()
+        db.session.commit()
+        db.session.remove()
+    login_staff(client)
+    resp = client.get("/dashboard/", query_string={"batch": batch})
+    assert resp.status_code == 200
+    assert "<td>已入库</td><td class=num>4</td>" in resp.get_data(as_text=True).replace("\n", "")
+    with app.app_context():
+        kept = _snapshots(db.session)
+        assert len(kept) == 1 and kept[0].is_computed
+        db.session.remove()
+
+
+def test_the_sums_over_batches_are_the_unfiltered_charts(app, registry):
+    """The snapshot keeps each 入库批次's rows; the unfiltered chart is their sum."""
+    from app.extensions import db
+
+    with app.app_context():
+        data = _snapshot(db.session)
+        every = statistics.charts_from(data, Filters())
+        summed = [Counter() for _ in every]
+        for batch, counts in data["experts"].items():
+            one = statistics.charts_from({**data, "experts": {batch: counts},
+                                          "round_counts": {batch: data["round_counts"].get(batch, {})}},
+                                         Filters())
+            for i, chart in enumerate(one):
+                for row in chart.rows:
+                    summed[i][row[0]] += row[1]
+        for i, chart in enumerate(every):
+            assert {k: v for k, v in summed[i].items() if v} == \
+                {r[0]: r[1] for r in chart.rows if r[1]}, chart.key
+        assert statistics.charts_from(data, Filters(admission_batch="没有这个批次"))[0].total == 0
+        db.session.remove()
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """What would go to the broker (INLINE off: the worker is not here)."""
+    from app.services import jobs
+
+    calls: list = []
+    monkeypatch.setattr(jobs.celery, "send_task",
+                        lambda name, **kw: calls.append((name, kw.get("args"))))
+    return calls
+
+
+def test_refresh_queues_one_refresh_at_a_time(app, client, registry, sent):
+    from app.extensions import db
+
+    app.config["STATISTICS_REFRESH_INLINE"] = False
+    login_staff(client)
+    page = client.get("/dashboard/").get_data(as_text=True)
+    assert 'id="btn-refresh"' in page and 'name="csrf_token"' in page
+    with app.app_context():
+        before = len(_snapshots(db.session))
+        db.session.remove()
+    resp = client.post("/dashboard/refresh/", data={"batch": registry[0]})
+    assert resp.status_code == 302 and "/dashboard/?batch=" in resp.headers["Location"]
+    assert len(sent) == 1 and sent[0][0] == statistics.TASK_REFRESH
+    queued_id = sent[0][1][0]
+    page = client.get("/dashboard/").get_data(as_text=True)
+    assert "已开始刷新统计" in page and 'id="refreshing"' in page
+    assert re.search(r'id="btn-refresh"\s+disabled', page)
+    # a second click queues nothing
+    client.post("/dashboard/refresh/")
+    assert len(sent) == 1
+    assert "统计正在刷新，请稍后查看" in client.get("/dashboard/").get_data(as_text=True)
+    with app.app_context():
+        assert len(_snapshots(db.session)) == before + 1
+        # the worker runs it; a redelivered message finds it done and does nothing
+        assert statistics.refresh_job(db.session, {}, queued_id) == queued_id
+        assert statistics.refresh_job(db.session, {}, queued_id) is None
+        newest, queued = statistics.latest(db.session)
+        assert newest.id == queued_id and not queued
+        db.session.remove()
+    page = client.get("/dashboard/").get_data(as_text=True)
+    assert 'id="refreshing"' not in page
+    client.post("/dashboard/refresh/")
+    assert len(sent) == 2
+
+
+def test_a_lost_refresh_does_not_block_the_next(app, registry):
+    from app.extensions import db
+    from app.models import StatisticsSnapshot
+
+    with app.app_context():
+        now = utcnow()
+        limit = dt.timedelta(seconds=300)
+        db.session.add(StatisticsSnapshot(requested_at=now - dt.timedelta(seconds=301)))
+        db.session.flush()
+        row = statistics.request_refresh(db.session, user_id=None, now=now, timeout=limit)
+        assert row is not None
+        assert statistics.request_refresh(db.session, user_id=None, now=now, timeout=limit) is None
+        # celery beat's run fills the queued row rather than adding one
+        assert statistics.refresh_job(db.session, {}) == row.id
+        assert [s for s in _snapshots(db.session) if not s.is_computed] == []
+        # only the newest few snapshots are kept
+        for _ in range(statistics.KEEP + 2):
+            statistics.refresh_job(db.session, {})
+        assert len(_snapshots(db.session)) == statistics.KEEP
+        db.session.remove()
+
+
+def test_the_refresh_is_a_scheduled_task_with_a_time_limit(app):
+    from app import tasks
+    from app.extensions import celery
+
+    task = celery.tasks[statistics.TASK_REFRESH]
+    assert task.name == tasks.refresh_statistics.name == "statistics.refresh"
+    assert task.time_limit and task.soft_time_limit < task.time_limit
+    assert task.time_limit < app.config["CELERY_VISIBILITY_TIMEOUT"]
+    schedule = celery.conf.beat_schedule["statistics"]
+    assert schedule == {"task": statistics.TASK_REFRESH,
+                        "schedule": app.config["STATISTICS_REFRESH_SECONDS"]}
+    assert "STATISTICS_CACHE_SECONDS" not in app.config
+
+
+def test_who_may_refresh(app, client, make_expert, sent):
+    from app.extensions import db
+    from app.services.demo import create_staff_user
+    from app.services.roles import ROLE_AUDITOR
+    from tests.conftest import STAFF_PASSWORD
+
+    app.config["STATISTICS_REFRESH_INLINE"] = False
+    resp = client.post("/dashboard/refresh/")
+    assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+    account = make_expert("刷新统计专家", status=ExpertStatus.ADMITTED)
+    login_expert(client, account)
+    resp = client.post("/dashboard/refresh/")
+    assert resp.status_code in (302, 403)
+    if resp.status_code == 302:
+        assert "/dashboard" not in resp.headers["Location"]
+    client.get("/logout/")
+    with app.app_context():
+        name = f"audit{uuid.uuid4().hex[:6]}"
+        create_staff_user(app.appbuilder.sm, name, "刷新审计员", f"{name}@example.gov.cn",
+                          ROLE_AUDITOR, STAFF_PASSWORD)
+        db.session.commit()
+        db.session.remove()
+    other = app.test_client()
+    assert login(other, name, STAFF_PASSWORD, "staff").status_code == 302
+    html = other.get("/dashboard/").get_data(as_text=True)
+    assert 'id="btn-refresh"' not in html and 'id="counted-at"' in html
+    resp = other.post("/dashboard/refresh/")
+    assert resp.status_code in (302, 403)
+    assert not sent
+    login_staff(other := app.test_client())
+    assert other.get("/dashboard/refresh/").status_code == 405
 
 
 # ----------------------------------------------------------------------------- 待办

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import time
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import current_app, g, request, send_file, url_for
+from flask import current_app, flash, g, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import get_locale, gettext
@@ -21,9 +20,9 @@ from flask_login import current_user
 
 from app.extensions import db
 from app.fab_fixes import db_int
-from app.models import ChangeStatus, PaymentStatus, beijing_today, local_time
+from app.models import ChangeStatus, PaymentStatus, beijing_today, local_time, utcnow
 from app.security import user_is_expert
-from app.services import statistics, todo
+from app.services import jobs, statistics, todo
 from app.services.errors import NotFound
 from app.services.export import xlsx
 from app.views.base import add_menu_view
@@ -152,33 +151,42 @@ class DashboardView(BaseView):
     base_permissions = ["can_index", "can_export"]
     default_view = "index"
 
-    def _charts(self, filters: statistics.Filters) -> tuple[list[statistics.Chart], str]:
-        """The charts, translated, and when they were counted (北京时间)."""
-        charts, counted = statistics.cached_dashboard_charts(
-            db.session, beijing_today(), filters,
-            max_age=current_app.config.get("STATISTICS_CACHE_SECONDS", 300), now=time.time())
-        at = dt.datetime.fromtimestamp(counted, dt.UTC).replace(tzinfo=None)
-        return [_translated(c) for c in charts], local_time(at)
+    def _snapshot(self) -> tuple[Any, bool]:
+        """The newest statistics snapshot and whether a refresh is queued (one query). No
+        snapshot yet (a new install, a test database): counted once, here, and kept."""
+        snapshot, queued = statistics.latest(db.session)
+        if snapshot is None:
+            snapshot = statistics.compute(db.session, beijing_today())
+        return snapshot, queued
+
+    def _charts(self, data: dict[str, Any],
+                filters: statistics.Filters) -> list[statistics.Chart]:
+        return [_translated(c) for c in statistics.charts_from(data, filters)]
 
     @expose("/")
     @has_access
     def index(self):
         filters = _filters()
-        charts, counted_at = self._charts(filters)
-        batches, rounds = statistics.filter_choices(db.session)
+        snapshot, queued = self._snapshot()
+        data = statistics.loads(snapshot)
+        charts = self._charts(data, filters)
+        batches, rounds = statistics.filter_choices(data)
         query = {k: v for k, v in (("batch", filters.admission_batch or ""),
                                    ("round", filters.round_id or "")) if v}
         locale = str(get_locale() or "zh")
         return self.render_template(
             "dashboard/index.html", title=gettext("首页"), charts=charts, chart_data=chart_data,
-            cell=_cell, counted_at=counted_at, todos=todo_items(), filters=filters,
-            batches=batches, rounds=rounds, query=query,
+            cell=_cell, counted_at=local_time(snapshot.computed_at), refreshing=queued,
+            may_refresh=_appbuilder().sm.has_access("can_refresh", RefreshView.class_permission_name),
+            refresh_minutes=max(1, round(current_app.config["STATISTICS_REFRESH_SECONDS"] / 60)),
+            todos=todo_items(), filters=filters, batches=batches, rounds=rounds, query=query,
             echarts_locale="EN" if locale.startswith("en") else "ZH")
 
     @expose("/export/<key>")
     @has_access
     def export(self, key: str):
-        charts = {c.key: c for c in self._charts(_filters())[0]}
+        charts = {c.key: c for c in self._charts(statistics.loads(self._snapshot()[0]),
+                                                 _filters())}
         chart = charts.get(key)
         if chart is None:
             raise NotFound()
@@ -188,6 +196,35 @@ class DashboardView(BaseView):
                          mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
+class RefreshView(BaseView):
+    """「刷新统计」 on the 首页: queue the snapshot's refresh (审核人员 and 管理员; the 审计员
+    only reads). One queued refresh at a time: a second click is told it is under way."""
+
+    route_base = "/dashboard/refresh"
+    class_permission_name = "DashboardRefresh"
+    audience = "staff"
+    base_permissions = ["can_refresh"]
+
+    @expose("/", methods=["POST"])
+    @has_access
+    def refresh(self):
+        cfg = current_app.config
+        row = statistics.request_refresh(
+            db.session, user_id=current_user.id, now=utcnow(),
+            timeout=dt.timedelta(seconds=cfg["STATISTICS_REFRESH_TIMEOUT"]))
+        if row is None:
+            flash(gettext("统计正在刷新，请稍后查看"), "info")
+        else:
+            jobs.send_after_commit(db.session, statistics.TASK_REFRESH, row.id,
+                                   task_id=f"statistics-refresh-{row.id}",
+                                   on_failure=lambda message: flash(message, "danger"))
+            flash(gettext("已开始刷新统计，完成后统计时间会更新"), "success")
+        query = {k: v for k, v in (("batch", (request.form.get("batch") or "").strip()[:40]),
+                                   ("round", db_int(request.form.get("round")) or "")) if v}
+        return redirect(url_for("DashboardView.index", **query))
+
+
 def register(appbuilder) -> None:
     add_menu_view(appbuilder, DashboardView, MENU_NAME, icon="fa-bar-chart")
+    appbuilder.add_view_no_menu(RefreshView)
     current_app.jinja_env.globals["todo_badges"] = todo_badges  # the menu template calls it
