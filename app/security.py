@@ -447,6 +447,7 @@ def yes_no(value) -> str:
 class StaffUserView(UserDBModelView):
     """用户列表: one 姓名 (Chinese names are not split in first and last), roles as names."""
     class_permission_name = "UserDBModelView"  # FAB's: the permissions granted so far stay
+    base_order = ("id", "desc")  # the account just added first, on every database
 
     list_columns = ["first_name", "username", "email", "active", "roles", "groups"]
     show_fieldsets = [

@@ -131,6 +131,9 @@ class StaffModelView(ExportMixin, ModelView):
 
     audience = "staff"
     page_size = 20
+    # newest first, and a stable order on every database (PostgreSQL returns an unordered
+    # list in any order: a row just added could sit on another page)
+    base_order = ("id", "desc")
     search_widget = CachedSearchWidget
     # Columns that may be searched by their exact value only (never by prefix).
     exact_search_columns: tuple[str, ...] = ()
