@@ -1,6 +1,9 @@
 """The English switch covers the words stored in Chinese (statuses, audit actions), the
 review's rule table, the wizard's step names and the forms' help texts; Chinese unchanged."""
-from app.models import ExpertStatus
+from flask_babel import force_locale
+
+from app.models import BatchStatus, ExpertStatus
+from app.views.base import with_status_text
 from tests.conftest import login_expert, login_staff, page_text
 
 
@@ -95,3 +98,12 @@ def test_upload_field_help_text_in_english(app):
     chinese, english = _both(staff, "/attachmentadminview/add")
     assert "PDF、JPG 或 PNG，不超过 10 MB" in chinese
     assert "PDF, JPG or PNG, at most 10 MB" in english
+
+
+def test_polled_progress_status_in_the_sessions_language(app):
+    with app.test_request_context():
+        with force_locale("en"):
+            assert with_status_text({"status": BatchStatus.DONE.value, "done": 2}) == {
+                "status": "Finished", "done": 2}
+        with force_locale("zh"):
+            assert with_status_text({"status": BatchStatus.DONE.value})["status"] == "已完成"

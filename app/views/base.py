@@ -140,6 +140,11 @@ def status_text(value: Any) -> Any:
     return blank_none(value)
 
 
+def with_status_text(data: dict[str, Any]) -> dict[str, Any]:
+    """A progress answer (the pages poll it) with its stored status in the session's language."""
+    return {**data, "status": status_text(data.get("status"))}
+
+
 WORD_FORMATTERS: dict[str, Callable[[Any], str]] = {
     "payment_method": payment_method_text, "mime_type": mime_type_text,
     "file_kind": file_kind_text}
