@@ -32,7 +32,7 @@ TEMPLATES = ROOT / "app" / "templates"
 # Modules below the views: only the strings they mark for translation are messages (the
 # rest are data, log lines or audit details).
 MARKED_SOURCES = [*sorted((ROOT / "app" / "services").rglob("*.py")), ROOT / "app" / "models.py"]
-MARKERS = {"_", "gettext", "lazy_gettext", "ngettext", "lazy_ngettext", "_l"}
+MARKERS = {"N_", "_", "gettext", "lazy_gettext", "ngettext", "lazy_ngettext", "_l"}
 FAB_KEYWORDS = {"_": None, "__": None, "gettext": None, "lazy_gettext": None,
                 "ngettext": (1, 2), "lazy_ngettext": (1, 2)}
 
@@ -81,6 +81,23 @@ def marked_messages(path: Path) -> Iterator[tuple[str, str]]:
                 yield arg.value, f"{path.relative_to(ROOT)}:{node.lineno}"
 
 
+def enum_messages(path: Path) -> Iterator[tuple[str, str]]:
+    """(msgid, location) for each Chinese value of a ``StrEnum`` class or of the audit
+    ``Action`` table: statuses and actions are stored in Chinese and translated where
+    they are shown (app/views/base.py status_text, the templates' ``_(x.status)``)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ClassDef):
+            continue
+        bases = {getattr(b, "attr", None) or getattr(b, "id", None) for b in node.bases}
+        if "StrEnum" not in bases and node.name != "Action":
+            continue
+        for item in node.body:
+            if (isinstance(item, ast.Assign) and isinstance(item.value, ast.Constant)
+                    and isinstance(item.value.value, str) and has_cjk(item.value.value)):
+                yield item.value.value, f"{path.relative_to(ROOT)}:{item.lineno}"
+
+
 def template_messages(path: Path) -> Iterator[tuple[str, str]]:
     """(msgid, location) for each Chinese string literal inside the template's Jinja tags."""
     from jinja2 import Environment
@@ -102,6 +119,7 @@ def app_messages() -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     sources: list[Iterable[tuple[str, str]]] = [python_messages(p) for p in PYTHON_SOURCES]
     sources += [marked_messages(p) for p in MARKED_SOURCES]
+    sources += [enum_messages(p) for p in MARKED_SOURCES]
     sources += [template_messages(p) for p in sorted(TEMPLATES.rglob("*.html"))]
     for source in sources:
         for msgid, where in source:

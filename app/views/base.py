@@ -18,6 +18,7 @@ from werkzeug.utils import send_file as werkzeug_send_file
 from wtforms.validators import StopValidation
 from wtforms.validators import ValidationError as WTFValidationError
 
+from app import models
 from app.extensions import db
 from app.fab_fixes import db_int
 from app.models import StoredFile
@@ -120,6 +121,30 @@ def record_personal_data_view(object_type: str, pk: Any) -> None:
                  object_type=object_type, object_id=pk)
 
 
+# Statuses, kinds and audit actions are stored in Chinese (the enums' values); shown
+# through the catalog so the English switch covers them. Only known values are looked
+# up: a free-text column that happens to share a name keeps its text.
+STATUS_WORDS: frozenset[str] = frozenset(
+    {member.value for enum_class in (
+        models.ExpertStatus, models.AdmissionType, models.ReviewStatus, models.PaymentStatus,
+        models.FeeKind, models.AttemptStatus, models.CertificateStatus, models.BatchStatus,
+        models.ChangeStatus, models.ExportStatus) for member in enum_class}
+    | {v for k, v in vars(Action).items() if k.isupper() and isinstance(v, str)})
+STATUS_COLUMNS = frozenset({"status", "review_status", "to_status", "from_status", "kind",
+                            "admission_type", "action", "fee_kind"})
+
+
+def status_text(value: Any) -> Any:
+    if isinstance(value, str) and value in STATUS_WORDS:
+        return gettext(value)
+    return blank_none(value)
+
+
+def with_status_text(data: dict[str, Any]) -> dict[str, Any]:
+    """A progress answer (the pages poll it) with its stored status in the session's language."""
+    return {**data, "status": status_text(data.get("status"))}
+
+
 WORD_FORMATTERS: dict[str, Callable[[Any], str]] = {
     "payment_method": payment_method_text, "mime_type": mime_type_text,
     "file_kind": file_kind_text}
@@ -156,6 +181,10 @@ class StaffModelView(ExportMixin, ModelView):
         # Labels and titles are written in Chinese (the manual's words) and looked up
         # in translations/ at render time, so English can be chosen.
         self.label_columns = {k: lazy_gettext(v) for k, v in self.label_columns.items()}
+        # the forms' help texts, likewise (written in Chinese, English from the catalog)
+        self.description_columns = {
+            k: lazy_gettext(v) if isinstance(v, str) else v
+            for k, v in (self.description_columns or {}).items()}
         for attr in ("list_title", "show_title", "add_title", "edit_title"):
             value = getattr(self, attr, None)
             if isinstance(value, str):
@@ -172,6 +201,8 @@ class StaffModelView(ExportMixin, ModelView):
                 typed[col] = yes_no
             elif col.endswith("_fen"):
                 typed[col] = yuan_text
+            elif col in STATUS_COLUMNS:
+                typed[col] = status_text
         for col, table in self.word_columns.items():
             typed[col] = WORD_FORMATTERS[table]
         self.formatters_columns = {
@@ -194,6 +225,12 @@ class StaffModelView(ExportMixin, ModelView):
         self._filter_row_fields = setup_filter_row(self)
 
     def _init_forms(self):
+        for attr in ("add_form_extra_fields", "edit_form_extra_fields"):
+            for field in (getattr(self, attr, None) or {}).values():
+                # an extra field's help text written in Chinese, shown through the catalog
+                description = getattr(field, "kwargs", {}).get("description")
+                if isinstance(description, str) and description:
+                    field.kwargs["description"] = lazy_gettext(description)
         beijing_form_fields(self)
         super()._init_forms()
         view = self

@@ -50,6 +50,7 @@ from app.views.base import (
     file_link,
     send_stored,
     stored_file_response,
+    with_status_text,
 )
 from app.views.widgets import BeijingTimesMixin
 
@@ -280,7 +281,7 @@ class CertificateIssueView(BaseView):
     @has_access
     def status(self, batch_id: int):
         batch = db.get_or_404(CertificateBatch, batch_id)
-        return jsonify(certs.status_json(batch))
+        return jsonify(with_status_text(certs.status_json(batch)))
 
     @expose("/round/<int:round_id>/zip")
     @has_access

@@ -13,7 +13,7 @@ from app.services.audit import Action
 from app.services.audit_hooks import current_actor
 from app.services.errors import NotFound
 from app.services.export import EXPORT_MIME
-from app.views.base import add_menu_view
+from app.views.base import add_menu_view, with_status_text
 
 
 def _download_url(job) -> str:
@@ -56,7 +56,7 @@ class ExportJobView(BaseView):
     @has_access
     def status(self, job_id: int):
         job = export_jobs.own_job(db.session, current_user, job_id)
-        return jsonify(export_jobs.status_json(job, _download_url(job)))
+        return jsonify(with_status_text(export_jobs.status_json(job, _download_url(job))))
 
     @expose("/<int:job_id>/download")
     @has_access

@@ -74,6 +74,7 @@ from app.views.base import (
     UploadFieldMixin,
     add_menu_view,
     file_link,
+    with_status_text,
     yes_no,
 )
 from app.views.fastlist import CountCachingInterface
@@ -476,7 +477,7 @@ class ExpertImportView(BaseView):
     @has_access
     def status(self, batch_id: int):
         batch = db.get_or_404(ImportBatch, batch_id)
-        response = jsonify(progress_state(batch))
+        response = jsonify(with_status_text(progress_state(batch)))
         response.headers["Cache-Control"] = "no-store"
         return response
 

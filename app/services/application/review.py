@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from app.models import Expert, beijing_today, utcnow
 from app.services.errors import Conflict
 from app.services.expert_status import transition
+from app.services.messages import N_
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,9 @@ class Flag:
     rule: str
     ok: bool
     detail: str
+    # the detail as a message with its values, so the screen can show it in English too
+    message: str = ""
+    values: dict[str, Any] = field(default_factory=dict)
 
 
 def work_years(expert: Expert, today: dt.date | None = None) -> float:
@@ -49,16 +54,26 @@ def rule_flags(expert: Expert, settings: RuleSettings, on: dt.date | None = None
     """The admission rules, shown to the reviewer as flags: nothing is blocked silently."""
     on = on or (expert.submitted_at.date() if expert.submitted_at else beijing_today())
     age = expert.age(on)
-    flags = [Flag("年龄", age is not None and age <= settings.max_age,
-                  f"申请时{age}岁（上限{settings.max_age}岁）" if age is not None else "出生年月未知")]
+    if age is not None:
+        values: dict[str, Any] = {"age": age, "max": settings.max_age}
+        message = N_("申请时%(age)s岁（上限%(max)s岁）")
+    else:
+        values, message = {}, N_("出生年月未知")
+    flags = [Flag(N_("年龄"), age is not None and age <= settings.max_age,
+                  message % values, message, values)]
     level = expert.title.level if expert.title else None
     registered = any(q.is_registered for q in expert.qualifications)
     title_ok = bool(level and (level.senior or (level.name == "中级" and registered)))
-    flags.append(Flag("职称", title_ok, f"{expert.title or '未填写'}（{level or '-'}）"
-                      + ("，有注册执业资格" if registered else "")))
+    values = {"title": expert.title or "-", "level": level or "-"}
+    message = N_("%(title)s（%(level)s），有注册执业资格") if registered else "%(title)s（%(level)s）"
+    flags.append(Flag(N_("职称"), title_ok,
+                      f"{expert.title or '未填写'}（{level or '-'}）"
+                      + ("，有注册执业资格" if registered else ""), message, values))
     years = work_years(expert, on)
-    flags.append(Flag("工作年限", years >= settings.min_work_years,
-                      f"{years}年（至少{settings.min_work_years}年）"))
+    values = {"years": years, "min": settings.min_work_years}
+    message = N_("%(years)s年（至少%(min)s年）")
+    flags.append(Flag(N_("工作年限"), years >= settings.min_work_years,
+                      message % values, message, values))
     return flags
 
 
