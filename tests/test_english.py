@@ -107,3 +107,21 @@ def test_polled_progress_status_in_the_sessions_language(app):
                 "status": "Finished", "done": 2}
         with force_locale("zh"):
             assert with_status_text({"status": BatchStatus.DONE.value})["status"] == "已完成"
+
+
+def test_wizard_notes_in_english(app, make_expert):
+    expert = app.test_client()
+    login_expert(expert, make_expert("英文提示"))
+    chinese, english = _both(expert, "/application/step/2")
+    assert "请选择【续聘】" in chinese and "新聘" in chinese
+    assert "choose 【Renewal】 as the admission type" in english
+    assert "请选择【续聘】" not in english and "New appointment" in english
+
+
+def test_choice_labels_of_staff_forms_in_english(app):
+    staff = app.test_client()
+    login_staff(staff, "testadmin")
+    chinese, english = _both(staff, "/expertadminview/add")
+    assert "新聘" in chinese and "New appointment" in english and "新聘" not in english
+    chinese, english = _both(staff, "/questionadminview/add")
+    assert "单选" in chinese and "Single choice" in english and "单选" not in english

@@ -23,20 +23,21 @@ from app.services.application import BASIC, FIRST_PROFESSIONAL, SECTIONS, StepEr
 from app.services.change_requests import decide, shown
 from app.services.exam import training_passed
 from app.services.expert_status import TransitionError
+from app.services.messages import N_
 
 # Never changed through 【修改】, each with where to go instead.
 LOCKED = {
     "prefecture": "所在市州不能在此修改，如需更换请通过【异动申请】提交审核",
 }
-IDENTITY_NOTE = "姓名、性别、出生年月、身份证号不能修改，如有误请联系管理人员核实更正"
+IDENTITY_NOTE = N_("姓名、性别、出生年月、身份证号不能修改，如有误请联系管理人员核实更正")
 # Open once continuing education and its exam are passed.
 AFTER_TRAINING = ("employer", "main_specialty", "extra_specialties")
 AFTER_TRAINING_SECTIONS = ("avoidance_units",)
-AFTER_TRAINING_NOTE = "完成继续教育培训并考试合格后，可修改工作单位、专业类别和回避单位"
+AFTER_TRAINING_NOTE = N_("完成继续教育培训并考试合格后，可修改工作单位、专业类别和回避单位")
 # A change of these waits for review.
 REVIEWED = ("main_specialty", "extra_specialties")
 SPECIALTY_FIELD = "专业类别"
-SPECIALTY_PENDING_NOTE = "您的专业类别变更正在审核中，审核完成前不能再次变更"
+SPECIALTY_PENDING_NOTE = N_("您的专业类别变更正在审核中，审核完成前不能再次变更")
 MODIFIABLE = {ExpertStatus.ADMITTED.value, ExpertStatus.SUSPENDED.value}
 
 

@@ -9,6 +9,7 @@ from flask_appbuilder import BaseView, expose
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access
+from flask_babel import lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -254,7 +255,8 @@ class TrainingRecordAdminView(BeijingTimesMixin, ExpertChildView):
     search_columns = ["expert", "round_name", "course_name", "result", "completed"]
     formatters_columns = {"completed": yes_no}
     add_form_extra_fields = edit_form_extra_fields = {
-        "result": SelectField("批阅状态", choices=[("", ""), *((s.value, s.value) for s in ReviewStatus)],
+        "result": SelectField("批阅状态",
+                              choices=[("", ""), *((s.value, lazy_gettext(s.value)) for s in ReviewStatus)],
                               widget=Select2Widget()),
     }
 
@@ -325,7 +327,7 @@ class ExpertAdminView(BeijingTimesMixin, StaffModelView):
     }
     add_form_extra_fields = edit_form_extra_fields = {
         "admission_type": SelectField(
-            "入库类型", choices=[(t.value, t.value) for t in AdmissionType],
+            "入库类型", choices=[(t.value, lazy_gettext(t.value)) for t in AdmissionType],
             widget=Select2Widget()),
     }
     description_columns = {

@@ -428,7 +428,8 @@ class QuestionAdminView(StaffModelView):
     search_columns = ["course", "kind", "text"]
     filter_row = ("course", ("kind", "question_kind"), "text")
     add_form_extra_fields = edit_form_extra_fields = {
-        "kind": SelectField("题型", choices=[(k, k) for k, _ in exam.KINDS], widget=Select2Widget()),
+        "kind": SelectField("题型", choices=[(k, lazy_gettext(k)) for k, _ in exam.KINDS],
+                            widget=Select2Widget()),
     }
     description_columns = {"options": "每行一个选项，如 A. 招标人",
                            "answer": "单选 B；多选 ACD；判断 对/错；简答填参考答案"}

@@ -168,9 +168,11 @@ class TrainingStatusView(BeijingTimesMixin, StaffModelView):
         "prefecture": QuerySelectField("所在市州", query_func=_prefectures,
                                        get_pk_func=lambda p: p.id, allow_blank=True,
                                        widget=Select2Widget()),
-        "payment_state": SelectField("缴费状态", choices=[(s.value, s.value) for s in PaymentStatus],
+        "payment_state": SelectField("缴费状态",
+                                     choices=[(s.value, lazy_gettext(s.value)) for s in PaymentStatus],
                                      widget=Select2Widget()),
-        "review_status": SelectField("批阅状态", choices=[(s.value, s.value) for s in ReviewStatus],
+        "review_status": SelectField("批阅状态",
+                                     choices=[(s.value, lazy_gettext(s.value)) for s in ReviewStatus],
                                      widget=Select2Widget()),
     }
 

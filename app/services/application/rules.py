@@ -21,8 +21,8 @@ from app.services.errors import DomainError
 from app.services.messages import N_
 
 STEPS = (N_("填写基本信息"), N_("选择入库类型"), N_("上传申请表"), N_("提交"))
-RENEWAL_NOTE = "2024年第一批、第二批经报名选聘入库专家在入库类型处，请选择【续聘】"
-RENEWAL_LOCK_NOTE = (
+RENEWAL_NOTE = N_("2024年第一批、第二批经报名选聘入库专家在入库类型处，请选择【续聘】")
+RENEWAL_LOCK_NOTE = N_(
     "所有专家完善所在地州、单位和申报专业信息时仍选择初次选聘入库时的地州、申报专业和所在单位；"
     "如需变更，待完成继续教育、考试后再在系统单独【异动申请】或【修改】")
 EDITABLE = {ExpertStatus.DRAFT.value, ExpertStatus.RETURNED.value}
