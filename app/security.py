@@ -349,10 +349,12 @@ PERMISSION_WORDS = {
     "can_unlock": lazy_gettext("解锁"), "can_change_password": lazy_gettext("修改密码"),
     "can_center": lazy_gettext("个人中心"),
     "can_save": lazy_gettext("保存"), "can_seal": lazy_gettext("查看印章"),
+    "can_refresh": lazy_gettext("刷新统计"),
 }
 # Screens without a menu item of their own (the others are named by their menu item).
 VIEW_WORDS = {
     "ExportJob": lazy_gettext("导出任务进度"),
+    "DashboardRefresh": lazy_gettext("统计分析"),
     "EducationAdminView": lazy_gettext("教育经历"),
     "QualificationAdminView": lazy_gettext("职称及资质"),
     "WorkExperienceAdminView": lazy_gettext("工作经历"),
